@@ -1,0 +1,12 @@
+package vendorclient
+
+import (
+	"testing"
+
+	"github.com/vendorq/vendorq/internal/redistest"
+)
+
+// testRedis is this package's throwaway redis-server (dhgjcloud token tests).
+var testRedis *redistest.Server
+
+func TestMain(m *testing.M) { redistest.Main(m, &testRedis) }
