@@ -139,6 +139,7 @@ type Sim struct {
 	yesInFlight int
 	dhgjToken   string
 	dhgjExpiry  time.Time
+	dhgjTTL     time.Duration // SetDhgjTokenTTL; 0 = cfg.Dhgjcloud.TokenTTL
 	caihBalance int
 }
 

@@ -1,0 +1,271 @@
+// Package ratelimit keeps one token bucket per endpoint in Redis, shared by
+// every worker process, and lets a handler wait for its call slot instead of
+// cycling its task through Redis.
+//
+// The bucket is GCRA (generic cell rate algorithm) with reservations: one
+// script call both checks the endpoint's quota pause and adaptive rate cut
+// and books the caller's slot; the caller then sleeps until its slot. So a
+// granted call costs one Redis round trip, however many workers wait.
+//
+// Adaptive: a throttled answer cuts the endpoint's rate (halving it, down to
+// MinFactor) and it recovers by RecoverStep every RecoverEvery; a vendor's
+// Retry-After holds the whole bucket until then.
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vendorq/vendorq/internal/keys"
+)
+
+// Sentinel errors.
+var (
+	// ErrPaused: the endpoint is paused (quota); Wait's *WaitError says until when.
+	ErrPaused = errors.New("ratelimit: endpoint paused")
+	// ErrTooLong: the next free slot is beyond the caller's horizon.
+	ErrTooLong = errors.New("ratelimit: next slot beyond the wait horizon")
+)
+
+// WaitError says why Wait gave up and how long the caller should stay away.
+type WaitError struct {
+	Reason error // ErrPaused or ErrTooLong
+	Delay  time.Duration
+}
+
+func (e *WaitError) Error() string { return fmt.Sprintf("%v (retry in %v)", e.Reason, e.Delay) }
+func (e *WaitError) Unwrap() error { return e.Reason }
+
+// Tuning of the adaptive cut; defaults are used for zero values.
+type Tuning struct {
+	// Safety stretches the spacing of calls by this fraction so that network
+	// jitter between our clock and the vendor's never puts rate+1 calls in a
+	// vendor's 1-second window (default 0.02 → 98% of the rate).
+	Safety       float64
+	MinFactor    float64       // lowest cut (default 0.1 of the rate)
+	RecoverStep  float64       // rate fraction regained per step (default 0.1)
+	RecoverEvery time.Duration // step length (default 2s)
+	Debounce     time.Duration // throttles closer than this to the last cut cut once (default 1s)
+}
+
+func (t Tuning) withDefaults() Tuning {
+	if t.Safety == 0 {
+		t.Safety = 0.02
+	}
+	if t.MinFactor == 0 {
+		t.MinFactor = 0.1
+	}
+	if t.RecoverStep == 0 {
+		t.RecoverStep = 0.1
+	}
+	if t.RecoverEvery == 0 {
+		t.RecoverEvery = 2 * time.Second
+	}
+	if t.Debounce == 0 {
+		t.Debounce = time.Second
+	}
+	return t
+}
+
+// Bucket is one endpoint's shared limiter.
+type Bucket struct {
+	rdb      redis.UniversalClient
+	endpoint string
+	rate     float64
+	burst    int
+	tune     Tuning
+	keys     []string
+}
+
+// New returns the bucket of endpoint at rate calls/second with burst.
+// rate 0 means unlimited (Wait only honours pauses).
+func New(rdb redis.UniversalClient, endpoint string, rate float64, burst int, t Tuning) *Bucket {
+	if burst < 1 {
+		burst = 1
+	}
+	return &Bucket{
+		rdb: rdb, endpoint: endpoint, rate: rate, burst: burst, tune: t.withDefaults(),
+		keys: []string{keys.Bucket(endpoint), keys.Pause(endpoint), keys.Adapt(endpoint)},
+	}
+}
+
+// Grant is the outcome of a successful Wait.
+type Grant struct {
+	Waited time.Duration // time spent sleeping for the slot
+	Factor float64       // adaptive factor in force (1 = full rate)
+}
+
+// reserveScript books the next call slot.
+//
+// KEYS[1] bucket: GCRA theoretical arrival time (TAT), microseconds since epoch
+// KEYS[2] pause:  exists while the endpoint is paused (PTTL = time left)
+// KEYS[3] adapt:  hash {cut = factor after the last throttle, at = its time in µs}
+// ARGV[1] base emission interval in µs (1e6/rate, safety applied); 0 = unlimited
+// ARGV[2] burst (slots that may be booked back to back)
+// ARGV[3] horizon in µs: book only a slot that starts within it
+// ARGV[4] recover step (fraction of the rate regained per step)
+// ARGV[5] recover period in µs
+// Returns {status, wait_µs, factor_permille}: status 1 = booked (sleep wait),
+// 0 = next slot beyond horizon (wait = how far), -1 = paused (wait = time left).
+var reserveScript = redis.NewScript(`
+local pttl = redis.call("PTTL", KEYS[2])
+if pttl > 0 or pttl == -1 then
+  if pttl == -1 then pttl = 1000 end
+  return {-1, pttl * 1000, 1000}
+end
+local t = redis.call("TIME")
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local factor = 1.0
+local cut = redis.call("HMGET", KEYS[3], "cut", "at")
+if cut[1] then
+  local steps = math.floor((now - tonumber(cut[2])) / tonumber(ARGV[5]))
+  factor = tonumber(cut[1]) + steps * tonumber(ARGV[4])
+  if factor >= 1 then
+    factor = 1.0
+    redis.call("DEL", KEYS[3])
+  end
+end
+local base = tonumber(ARGV[1])
+if base == 0 then
+  return {1, 0, math.floor(factor * 1000)}
+end
+local interval = base / factor
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call("GET", KEYS[1]) or "0")
+if tat < now then tat = now end
+local wait = tat - (burst - 1) * interval - now
+if wait < 0 then wait = 0 end
+if wait > tonumber(ARGV[3]) then
+  return {0, math.floor(wait), math.floor(factor * 1000)}
+end
+local newtat = tat + interval
+redis.call("SET", KEYS[1], string.format("%.0f", newtat), "PX", math.floor((newtat - now) / 1000) + 1000)
+return {1, math.floor(wait), math.floor(factor * 1000)}
+`)
+
+// Wait books the caller's slot and sleeps until it, bounded by ctx and by
+// horizon (the longest sleep the caller accepts). It returns a *WaitError
+// (ErrPaused or ErrTooLong, with the delay to come back after) without
+// sleeping when the slot is further away than horizon.
+func (b *Bucket) Wait(ctx context.Context, horizon time.Duration) (Grant, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl) - 50*time.Millisecond; left < horizon {
+			horizon = max(left, 0)
+		}
+	}
+	base := 0.0
+	if b.rate > 0 {
+		base = math.Round(1e6 / b.rate * (1 + b.tune.Safety))
+	}
+	res, err := reserveScript.Run(ctx, b.rdb, b.keys,
+		strconv.FormatFloat(base, 'f', 0, 64), b.burst, horizon.Microseconds(),
+		strconv.FormatFloat(b.tune.RecoverStep, 'f', -1, 64), b.tune.RecoverEvery.Microseconds()).Int64Slice()
+	if err != nil {
+		return Grant{}, fmt.Errorf("ratelimit %s: %w", b.endpoint, err)
+	}
+	status, wait := res[0], time.Duration(res[1])*time.Microsecond
+	g := Grant{Factor: float64(res[2]) / 1000}
+	switch status {
+	case -1:
+		return g, &WaitError{Reason: ErrPaused, Delay: wait}
+	case 0:
+		return g, &WaitError{Reason: ErrTooLong, Delay: wait}
+	}
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return g, ctx.Err()
+		}
+	}
+	g.Waited = wait
+	return g, nil
+}
+
+// throttleScript cuts the rate after a throttled answer and holds the bucket.
+//
+// KEYS[1] adapt hash {cut, at}; KEYS[2] bucket (TAT, µs)
+// ARGV[1] min factor; ARGV[2] debounce µs; ARGV[3] recover step; ARGV[4] recover period µs
+// ARGV[5] hold µs: no slot before now+hold (the vendor's Retry-After; 0 = none)
+// Returns the factor now in force, in permille.
+var throttleScript = redis.NewScript(`
+local t = redis.call("TIME")
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local factor = 1.0
+local cut = redis.call("HMGET", KEYS[1], "cut", "at")
+local at = 0
+if cut[1] then
+  at = tonumber(cut[2])
+  factor = tonumber(cut[1]) + math.floor((now - at) / tonumber(ARGV[4])) * tonumber(ARGV[3])
+  if factor > 1 then factor = 1.0 end
+end
+if not cut[1] or now - at >= tonumber(ARGV[2]) then
+  factor = factor / 2
+  if factor < tonumber(ARGV[1]) then factor = tonumber(ARGV[1]) end
+  redis.call("HSET", KEYS[1], "cut", tostring(factor), "at", string.format("%.0f", now))
+  local steps = math.ceil((1 - factor) / tonumber(ARGV[3])) + 1
+  redis.call("PEXPIRE", KEYS[1], math.floor(steps * tonumber(ARGV[4]) / 1000) + 1000)
+end
+local hold = tonumber(ARGV[5])
+if hold > 0 then
+  local tat = tonumber(redis.call("GET", KEYS[2]) or "0")
+  if tat < now + hold then
+    redis.call("SET", KEYS[2], string.format("%.0f", now + hold), "PX", math.floor(hold / 1000) + 1000)
+  end
+end
+return math.floor(factor * 1000)
+`)
+
+// Throttled reports a throttled answer: the rate is cut (at most once per
+// Debounce, however many in-flight calls were refused together) and, when
+// the vendor said how long to stay away, no slot is handed out before then.
+// It returns the factor now in force.
+func (b *Bucket) Throttled(ctx context.Context, hold time.Duration) (float64, error) {
+	t := b.tune
+	res, err := throttleScript.Run(ctx, b.rdb, []string{b.keys[2], b.keys[0]},
+		strconv.FormatFloat(t.MinFactor, 'f', -1, 64), t.Debounce.Microseconds(),
+		strconv.FormatFloat(t.RecoverStep, 'f', -1, 64), t.RecoverEvery.Microseconds(), hold.Microseconds()).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("ratelimit %s: %w", b.endpoint, err)
+	}
+	return float64(res) / 1000, nil
+}
+
+// Pause stops every call on the endpoint for d (quota exhausted). A longer
+// pause already in force is kept.
+func (b *Bucket) Pause(ctx context.Context, d time.Duration, reason string) error {
+	cur, err := b.rdb.PTTL(ctx, b.keys[1]).Result()
+	if err != nil {
+		return fmt.Errorf("ratelimit %s: %w", b.endpoint, err)
+	}
+	if cur >= d {
+		return nil
+	}
+	if err := b.rdb.Set(ctx, b.keys[1], reason, d).Err(); err != nil {
+		return fmt.Errorf("ratelimit %s: %w", b.endpoint, err)
+	}
+	return nil
+}
+
+// Paused returns how long the endpoint stays paused (0 = not paused).
+func (b *Bucket) Paused(ctx context.Context) (time.Duration, error) {
+	d, err := b.rdb.PTTL(ctx, b.keys[1]).Result()
+	if err != nil {
+		return 0, fmt.Errorf("ratelimit %s: %w", b.endpoint, err)
+	}
+	if d < 0 {
+		return 0, nil
+	}
+	return d, nil
+}
+
+// Rate returns the configured rate (calls/second).
+func (b *Bucket) Rate() float64 { return b.rate }
