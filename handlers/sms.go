@@ -1,0 +1,120 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/vendorq/vendorq/internal/keys"
+	"github.com/vendorq/vendorq/tasks"
+	"github.com/vendorq/vendorq/vendorclient"
+)
+
+// smsSentTTL keeps the record of delivered phones long enough for any retry
+// or replay of the task (a replay must not message a phone twice).
+const smsSentTTL = 30 * 24 * time.Hour
+
+// sms sends one request per phone (the gateway's partial failures make a
+// multi-phone request unsafe to retry), skipping phones a previous attempt
+// already delivered. Phones refused permanently are dead-lettered together,
+// in one entry whose payload lists only them, once every other phone is done.
+func (r *run) sms(ctx context.Context) error {
+	var p tasks.SMSSend
+	if err := json.Unmarshal(r.task.Payload(), &p); err != nil {
+		return r.deadLetter(ctx, r.task.Payload(), "bad_payload", fmt.Errorf("payload is not an sms:send JSON object: %w", err), "permanent")
+	}
+	if err := p.Validate(); err != nil {
+		return r.deadLetter(ctx, r.task.Payload(), "bad_payload", err, "permanent")
+	}
+	if p.Endpoint != r.h.ep {
+		return r.deadLetter(ctx, r.task.Payload(), "wrong_endpoint", fmt.Errorf("payload endpoint %q on queue %q", p.Endpoint, r.h.ep), "permanent")
+	}
+	sentKey := keys.SMSSent(r.h.ep, r.id)
+	sent, err := r.h.d.Redis.SMembers(ctx, sentKey).Result()
+	if err != nil {
+		return &RetryError{Delay: jitter(2 * time.Second), Failure: false, Cause: fmt.Errorf("read delivered phones: %w", err)}
+	}
+	done := make(map[string]bool, len(sent))
+	for _, ph := range sent {
+		done[ph] = true
+	}
+	var refused []string
+	var lastRefusal error
+	var lastCode string
+	for _, phone := range p.Phones {
+		if done[phone] {
+			continue
+		}
+		log := r.log.With().Str("phone", tasks.MaskPhone(phone)).Logger()
+		for {
+			if err := r.acquire(ctx); err != nil {
+				return err
+			}
+			r.noteAttempt(ctx)
+			start := time.Now()
+			err := r.h.d.SMS.Send(ctx, vendorclient.SMS{
+				MsgID: vendorclient.MsgID(r.id, phone), Phone: phone, Content: p.Content,
+				Sign: p.Sign, Subcode: p.Subcode, Sendtime: p.Sendtime,
+			})
+			took := time.Since(start)
+			r.observe(classOf(err), codeOf(err), took)
+			if err == nil {
+				pipe := r.h.d.Redis.Pipeline()
+				pipe.SAdd(ctx, sentKey, phone)
+				pipe.Expire(ctx, sentKey, smsSentTTL)
+				if _, werr := pipe.Exec(ctx); werr != nil {
+					// Delivered but not recorded: a retry could resend. Keep
+					// going (the msgid is stable, so the gateway can dedupe) and say so.
+					log.Warn().Err(werr).Msg("sms delivered but not recorded as sent")
+				}
+				log.Info().Str("class", "ok").Dur("duration", took).Msg("sms sent")
+				break
+			}
+			if vendorclient.ClassOf(err) == vendorclient.ClassPermanent {
+				refused = append(refused, phone)
+				lastRefusal, lastCode = err, codeOf(err)
+				log.Warn().Str("class", "permanent").Str("code", lastCode).Msg("phone refused")
+				break
+			}
+			// Not this phone's fault: the whole task waits or retries, and
+			// the phones already delivered stay recorded.
+			rest := remaining(p, done, phone, refused)
+			out, rerr := r.classify(ctx, err, rest)
+			if out == outAgain {
+				continue
+			}
+			return rerr
+		}
+		done[phone] = true
+	}
+	if len(refused) > 0 {
+		q := p
+		q.Phones = refused
+		b, _ := json.Marshal(q)
+		return r.deadLetter(ctx, b, lastCode, fmt.Errorf("%d of %d phones refused: %w", len(refused), len(p.Phones), lastRefusal), "permanent")
+	}
+	r.finish(ctx)
+	_ = r.h.d.Redis.Del(ctx, sentKey).Err()
+	return nil
+}
+
+// remaining is the payload narrowed to the phones not yet delivered (from
+// phone on), plus those refused so far, for a dead-letter entry.
+func remaining(p tasks.SMSSend, done map[string]bool, from string, refused []string) []byte {
+	q := p
+	q.Phones = append([]string(nil), refused...)
+	seen := false
+	for _, ph := range p.Phones {
+		if ph == from {
+			seen = true
+		}
+		if seen && !done[ph] {
+			q.Phones = append(q.Phones, ph)
+		}
+	}
+	b, _ := json.Marshal(q)
+	return b
+}
+
+func classOf(err error) string { return vendorclient.ClassOf(err).String() }

@@ -1,0 +1,249 @@
+package enqueuecli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vendorq/vendorq/internal/dlq"
+)
+
+type dlqFlags struct {
+	endpoint string
+	id       string
+	asJSON   bool
+	limit    int
+}
+
+func newDLQCmd(g *globals) *cobra.Command {
+	f := &dlqFlags{}
+	cmd := &cobra.Command{
+		Use:   "dlq count|list|replay|purge",
+		Short: "Inspect, replay and purge dead-lettered tasks",
+		Long: `Dead letters are tasks that can never succeed (a permanent vendor answer, or
+transient failures beyond max_retry). They are kept in Redis, unbounded, until
+replayed or purged. Without --endpoint a command covers every endpoint.`,
+	}
+	cmd.PersistentFlags().StringVar(&f.endpoint, "endpoint", "", "only this endpoint")
+	cmd.PersistentFlags().StringVar(&f.id, "id", "", "only this task ID (list, replay, purge)")
+	cmd.PersistentFlags().BoolVar(&f.asJSON, "json", false, "print one JSON object per line")
+	count := &cobra.Command{Use: "count", Short: "Number of dead letters per endpoint", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return g.dlqCount(cmd, f) }}
+	list := &cobra.Command{Use: "list", Short: "Dead letters, newest first", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return g.dlqList(cmd, f) }}
+	list.Flags().IntVar(&f.limit, "limit", 0, "at most this many per endpoint (0 = all)")
+	replay := &cobra.Command{Use: "replay", Short: "Put dead letters back on their queue (each entry is removed once re-enqueued)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return g.dlqReplay(cmd, f) }}
+	purge := &cobra.Command{Use: "purge", Short: "Delete dead letters for good", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return g.dlqPurge(cmd, f) }}
+	cmd.AddCommand(count, list, replay, purge)
+	return cmd
+}
+
+func (g *globals) dlqEndpoints(cmd *cobra.Command, s *session, f *dlqFlags) ([]string, error) {
+	if f.endpoint != "" {
+		return []string{f.endpoint}, nil
+	}
+	known := map[string]bool{}
+	var eps []string
+	for _, n := range s.cfg.EndpointNames() {
+		known[n] = true
+		eps = append(eps, n)
+	}
+	more, err := dlq.New(s.rdb).Endpoints(cmd.Context())
+	if err != nil {
+		return nil, fail(ExitRedis, "%v", err)
+	}
+	for _, n := range more {
+		if !known[n] {
+			eps = append(eps, n)
+		}
+	}
+	return eps, nil
+}
+
+func (g *globals) dlqCount(cmd *cobra.Command, f *dlqFlags) error {
+	s, err := g.open(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	eps, err := g.dlqEndpoints(cmd, s, f)
+	if err != nil {
+		return err
+	}
+	store := dlq.New(s.rdb)
+	out := cmd.OutOrStdout()
+	var total int64
+	for _, ep := range eps {
+		n, err := store.Count(cmd.Context(), ep)
+		if err != nil {
+			return fail(ExitRedis, "%v", err)
+		}
+		total += n
+		switch {
+		case f.asJSON:
+			b, _ := json.Marshal(map[string]any{"endpoint": ep, "count": n})
+			fmt.Fprintln(out, string(b))
+		case f.endpoint != "":
+			fmt.Fprintln(out, n)
+		default:
+			fmt.Fprintf(out, "%s\t%d\n", ep, n)
+		}
+	}
+	if !f.asJSON && f.endpoint == "" {
+		fmt.Fprintf(out, "total\t%d\n", total)
+	}
+	return nil
+}
+
+func (g *globals) dlqList(cmd *cobra.Command, f *dlqFlags) error {
+	s, err := g.open(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	eps, err := g.dlqEndpoints(cmd, s, f)
+	if err != nil {
+		return err
+	}
+	store := dlq.New(s.rdb)
+	out := cmd.OutOrStdout()
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	if !f.asJSON {
+		fmt.Fprintln(tw, "ENDPOINT\tID\tTYPE\tCODE\tATTEMPTS\tLAST ATTEMPT\tERROR")
+	}
+	emit := func(e dlq.Entry) error {
+		if f.asJSON {
+			b, err := json.Marshal(e)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(out, string(b))
+			return err
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", e.Endpoint, e.ID, e.Type, e.Code, e.Attempts, e.LastAttempt.Format(time.RFC3339), shorten(e.Error, 80))
+		return nil
+	}
+	for _, ep := range eps {
+		if f.id != "" {
+			e, err := store.Get(cmd.Context(), ep, f.id)
+			if errors.Is(err, dlq.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return fail(ExitRedis, "%v", err)
+			}
+			if err := emit(e); err != nil {
+				return err
+			}
+			continue
+		}
+		n := 0
+		errStop := errors.New("stop")
+		err := store.Scan(cmd.Context(), ep, func(e dlq.Entry) error {
+			if f.limit > 0 && n >= f.limit {
+				return errStop
+			}
+			n++
+			return emit(e)
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			return fail(ExitRedis, "%v", err)
+		}
+	}
+	if !f.asJSON {
+		return tw.Flush()
+	}
+	return nil
+}
+
+func (g *globals) dlqReplay(cmd *cobra.Command, f *dlqFlags) error {
+	s, err := g.open(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	eps, err := g.dlqEndpoints(cmd, s, f)
+	if err != nil {
+		return err
+	}
+	store := dlq.New(s.rdb)
+	replayed := 0
+	defer func() { fmt.Fprintf(cmd.OutOrStdout(), "replayed=%d\n", replayed) }()
+	for _, ep := range eps {
+		if f.id != "" {
+			e, err := store.Get(cmd.Context(), ep, f.id)
+			if errors.Is(err, dlq.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return fail(ExitRedis, "%v", err)
+			}
+			if err := store.Replay(cmd.Context(), s.client, e); err != nil {
+				return fail(ExitRedis, "%v", err)
+			}
+			replayed++
+			continue
+		}
+		err := store.Scan(cmd.Context(), ep, func(e dlq.Entry) error {
+			if err := store.Replay(cmd.Context(), s.client, e); err != nil {
+				return err
+			}
+			replayed++
+			return nil
+		})
+		if err != nil {
+			return fail(ExitRedis, "%v", err)
+		}
+	}
+	if f.id != "" && replayed == 0 {
+		return fail(ExitRejected, "no dead letter with id %q", f.id)
+	}
+	return nil
+}
+
+func (g *globals) dlqPurge(cmd *cobra.Command, f *dlqFlags) error {
+	s, err := g.open(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	eps, err := g.dlqEndpoints(cmd, s, f)
+	if err != nil {
+		return err
+	}
+	store := dlq.New(s.rdb)
+	var purged int64
+	for _, ep := range eps {
+		if f.id != "" {
+			ok, err := store.Remove(cmd.Context(), ep, f.id)
+			if err != nil {
+				return fail(ExitRedis, "%v", err)
+			}
+			if ok {
+				purged++
+			}
+			continue
+		}
+		n, err := store.Purge(cmd.Context(), ep)
+		if err != nil {
+			return fail(ExitRedis, "%v", err)
+		}
+		purged += n
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "purged=%d\n", purged)
+	return nil
+}
+
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

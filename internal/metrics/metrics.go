@@ -1,0 +1,77 @@
+// Package metrics defines vendorq's Prometheus series, labelled by endpoint.
+// The worker registers them on its registry; handlers update them.
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics holds every series the worker updates directly. Dead-letter and
+// queue sizes are read from Redis at scrape time (dashboards.Collector).
+type Metrics struct {
+	Calls         *prometheus.CounterVec   // vendor calls by class and vendor code
+	CallDuration  *prometheus.HistogramVec // one vendor HTTP exchange
+	TokenWait     *prometheus.HistogramVec // time a handler waited for its bucket slot
+	EffectiveRate *prometheus.GaugeVec     // configured rate × adaptive factor
+	Paused        *prometheus.GaugeVec     // 1 while an endpoint is paused (quota)
+	DeadLettered  *prometheus.CounterVec   // tasks this process dead-lettered
+	Throttled     *prometheus.CounterVec   // throttled answers (also in Calls), kept apart for alerting
+}
+
+// Names of the series, for dashboards and tests.
+const (
+	NameCalls         = "vendorq_vendor_calls_total"
+	NameCallDuration  = "vendorq_vendor_call_duration_seconds"
+	NameTokenWait     = "vendorq_token_wait_seconds"
+	NameEffectiveRate = "vendorq_effective_rate"
+	NamePaused        = "vendorq_endpoint_paused"
+	NameDeadLettered  = "vendorq_dead_lettered_total"
+	NameThrottled     = "vendorq_throttled_total"
+)
+
+// New creates the series and registers them on reg (nil = not registered).
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: NameCalls, Help: "Vendor calls by endpoint, vendor, outcome class and vendor code.",
+		}, []string{"endpoint", "vendor", "class", "code"}),
+		CallDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: NameCallDuration, Help: "Duration of one vendor HTTP exchange.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}, []string{"endpoint", "vendor"}),
+		TokenWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: NameTokenWait, Help: "Time a handler waited for its rate-limit slot.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 14),
+		}, []string{"endpoint"}),
+		EffectiveRate: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: NameEffectiveRate, Help: "Calls per second currently allowed (configured rate times the adaptive factor).",
+		}, []string{"endpoint"}),
+		Paused: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: NamePaused, Help: "1 while the endpoint is paused after a quota answer.",
+		}, []string{"endpoint"}),
+		DeadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: NameDeadLettered, Help: "Tasks dead-lettered by this process.",
+		}, []string{"endpoint", "code"}),
+		Throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: NameThrottled, Help: "Throttled vendor answers.",
+		}, []string{"endpoint"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Calls, m.CallDuration, m.TokenWait, m.EffectiveRate, m.Paused, m.DeadLettered, m.Throttled)
+	}
+	return m
+}
+
+// ObserveCall records one vendor exchange.
+func (m *Metrics) ObserveCall(endpoint, vendor, class, code string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.Calls.WithLabelValues(endpoint, vendor, class, code).Inc()
+	m.CallDuration.WithLabelValues(endpoint, vendor).Observe(d.Seconds())
+	if class == "throttled" {
+		m.Throttled.WithLabelValues(endpoint).Inc()
+	}
+}

@@ -1,0 +1,162 @@
+// Package producer enqueues vendorq tasks with the checks a Go producer using
+// package tasks alone cannot make: the endpoint exists in the config and
+// speaks the task's type, the table has the vendor's form, and a key that
+// already finished within the dedupe window is reported as a duplicate.
+// The CLI, the batch import and the HTTP API all enqueue through it.
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vendorq/vendorq/internal/config"
+	"github.com/vendorq/vendorq/internal/keys"
+	"github.com/vendorq/vendorq/tasks"
+)
+
+// ErrRedis wraps every failure to reach Redis (exit code 3).
+var ErrRedis = errors.New("redis")
+
+// Result of one enqueue.
+type Result struct {
+	TaskID    string `json:"task_id"`
+	Duplicate bool   `json:"duplicate,omitempty"`
+}
+
+// Producer enqueues onto the endpoints of one config.
+type Producer struct {
+	cfg    *config.Config
+	client *asynq.Client
+	rdb    redis.UniversalClient
+}
+
+// New returns a producer; client and rdb must point at the same Redis.
+func New(cfg *config.Config, client *asynq.Client, rdb redis.UniversalClient) *Producer {
+	return &Producer{cfg: cfg, client: client, rdb: rdb}
+}
+
+// PrepareRecord validates p against the config and returns its task.
+func (p *Producer) PrepareRecord(rc tasks.RecordCreate) (*asynq.Task, error) {
+	ep, err := p.endpoint(rc.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	if ep.IsSMS() {
+		return nil, &tasks.FieldError{Field: "endpoint", Reason: fmt.Sprintf("%s is an SMS endpoint (caihcom); use sms", ep.Name)}
+	}
+	if err := tasks.ValidateTable(ep.Vendor, rc.Table); err != nil {
+		return nil, err
+	}
+	return tasks.NewRecordCreateTask(rc)
+}
+
+// PrepareSMS validates s against the config and returns its task.
+func (p *Producer) PrepareSMS(s tasks.SMSSend) (*asynq.Task, error) {
+	ep, err := p.endpoint(s.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	if !ep.IsSMS() {
+		return nil, &tasks.FieldError{Field: "endpoint", Reason: fmt.Sprintf("%s is a %s record endpoint; use record", ep.Name, ep.Vendor)}
+	}
+	return tasks.NewSMSSendTask(s)
+}
+
+func (p *Producer) endpoint(name string) (*config.Endpoint, error) {
+	ep, ok := p.cfg.Endpoints[name]
+	if !ok || ep == nil {
+		return nil, &tasks.FieldError{Field: "endpoint", Reason: fmt.Sprintf("unknown endpoint %q (configured: %v)", name, p.cfg.EndpointNames())}
+	}
+	return ep, nil
+}
+
+// Record validates and enqueues one record:create.
+func (p *Producer) Record(ctx context.Context, rc tasks.RecordCreate) (Result, error) {
+	t, err := p.PrepareRecord(rc)
+	if err != nil {
+		return Result{}, err
+	}
+	return p.Enqueue(ctx, t, rc.Endpoint, rc.Key)
+}
+
+// SMS validates and enqueues one sms:send.
+func (p *Producer) SMS(ctx context.Context, s tasks.SMSSend) (Result, error) {
+	t, err := p.PrepareSMS(s)
+	if err != nil {
+		return Result{}, err
+	}
+	return p.Enqueue(ctx, t, s.Endpoint, s.Key)
+}
+
+// Enqueue puts a prepared task on endpoint's queue. With a key, a task with
+// the same key that is still queued (asynq task ID) or finished within the
+// dedupe window (vendorq marker) makes it a duplicate, not an error.
+func (p *Producer) Enqueue(ctx context.Context, t *asynq.Task, endpoint, key string) (Result, error) {
+	id := tasks.TaskID(key)
+	if id != "" {
+		n, err := p.rdb.Exists(ctx, keys.Dedupe(endpoint, id)).Result()
+		if err != nil {
+			return Result{}, fmt.Errorf("%w: dedupe check: %v", ErrRedis, err)
+		}
+		if n > 0 {
+			return Result{TaskID: id, Duplicate: true}, nil
+		}
+	}
+	return p.enqueueChecked(ctx, t, id)
+}
+
+// enqueueChecked enqueues a task whose dedupe marker was already checked.
+func (p *Producer) enqueueChecked(ctx context.Context, t *asynq.Task, id string) (Result, error) {
+	info, err := p.client.EnqueueContext(ctx, t)
+	switch {
+	case errors.Is(err, asynq.ErrTaskIDConflict), errors.Is(err, asynq.ErrDuplicateTask):
+		return Result{TaskID: id, Duplicate: true}, nil
+	case err != nil:
+		return Result{}, fmt.Errorf("%w: enqueue: %v", ErrRedis, err)
+	}
+	return Result{TaskID: info.ID}, nil
+}
+
+// Item is one task of a batch.
+type Item struct {
+	Task     *asynq.Task
+	Endpoint string
+	Key      string
+}
+
+// EnqueueBatch enqueues items, checking every dedupe marker in one pipelined
+// round trip first. results[i] matches items[i]; err is a Redis failure, in
+// which case results holds what was enqueued before it (done[i] reports which).
+func (p *Producer) EnqueueBatch(ctx context.Context, items []Item) (results []Result, done []bool, err error) {
+	results = make([]Result, len(items))
+	done = make([]bool, len(items))
+	pipe := p.rdb.Pipeline()
+	cmds := make([]*redis.IntCmd, len(items))
+	for i, it := range items {
+		if id := tasks.TaskID(it.Key); id != "" {
+			cmds[i] = pipe.Exists(ctx, keys.Dedupe(it.Endpoint, id))
+		}
+	}
+	if pipe.Len() > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return results, done, fmt.Errorf("%w: dedupe check: %v", ErrRedis, err)
+		}
+	}
+	for i, it := range items {
+		id := tasks.TaskID(it.Key)
+		if cmds[i] != nil && cmds[i].Val() > 0 {
+			results[i], done[i] = Result{TaskID: id, Duplicate: true}, true
+			continue
+		}
+		r, err := p.enqueueChecked(ctx, it.Task, id)
+		if err != nil {
+			return results, done, err
+		}
+		results[i], done[i] = r, true
+	}
+	return results, done, nil
+}

@@ -1,0 +1,191 @@
+// Package worker assembles the running service: for every configured
+// endpoint one vendor client, one shared bucket, one handler and one
+// asynq.Server with its own concurrency, serving only that endpoint's queue.
+// A backlog on one endpoint therefore never takes processing slots from
+// another (SPEC "known traps": one server has one pool for all its queues).
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/vendorq/vendorq/handlers"
+	"github.com/vendorq/vendorq/internal/config"
+	"github.com/vendorq/vendorq/internal/dlq"
+	"github.com/vendorq/vendorq/internal/keys"
+	"github.com/vendorq/vendorq/internal/metrics"
+	"github.com/vendorq/vendorq/internal/ratelimit"
+	"github.com/vendorq/vendorq/internal/redisconn"
+	"github.com/vendorq/vendorq/tasks"
+	"github.com/vendorq/vendorq/vendorclient"
+)
+
+// Options tune the worker; zero values take defaults.
+type Options struct {
+	Log             zerolog.Logger
+	Registerer      prometheus.Registerer // nil = metrics not registered anywhere
+	HTTPClient      *http.Client          // nil = one tuned client per endpoint
+	Tuning          ratelimit.Tuning
+	Horizon         time.Duration // longest in-handler wait (default 30s)
+	PollInterval    time.Duration // asynq TaskCheckInterval (default 200ms: idle pick-up latency)
+	ShutdownTimeout time.Duration // drain time on SIGTERM (default 30s)
+}
+
+// Worker is every endpoint's server.
+type Worker struct {
+	cfg     *config.Config
+	conn    redisconn.Conn
+	rdb     redis.UniversalClient
+	log     zerolog.Logger
+	Metrics *metrics.Metrics
+	DLQ     *dlq.Store
+	servers map[string]*asynq.Server
+	muxes   map[string]*asynq.ServeMux
+	order   []string
+	buckets map[string]*ratelimit.Bucket
+	mu      sync.Mutex
+	started bool
+}
+
+// New builds (but does not start) the worker for cfg.
+func New(cfg *config.Config, conn redisconn.Conn, rdb redis.UniversalClient, o Options) (*Worker, error) {
+	if o.PollInterval <= 0 {
+		o.PollInterval = 200 * time.Millisecond
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 30 * time.Second
+	}
+	w := &Worker{
+		cfg: cfg, conn: conn, rdb: rdb, log: o.Log,
+		Metrics: metrics.New(o.Registerer), DLQ: dlq.New(rdb),
+		servers: map[string]*asynq.Server{}, muxes: map[string]*asynq.ServeMux{}, buckets: map[string]*ratelimit.Bucket{},
+	}
+	for _, name := range cfg.EndpointNames() {
+		ep := cfg.Endpoints[name]
+		d := handlers.Deps{
+			Endpoint: ep, DLQ: w.DLQ, Redis: rdb, Metrics: w.Metrics,
+			Log:          o.Log.With().Str("endpoint", name).Logger(),
+			Bucket:       ratelimit.New(rdb, name, ep.Rate, ep.Burst, o.Tuning),
+			DedupeWindow: cfg.Dedupe.Window, Horizon: o.Horizon,
+		}
+		if err := attachClient(&d, ep, rdb, o.HTTPClient); err != nil {
+			return nil, err
+		}
+		h, err := handlers.New(d)
+		if err != nil {
+			return nil, err
+		}
+		w.buckets[name] = d.Bucket
+		w.Metrics.EffectiveRate.WithLabelValues(name).Set(ep.Rate)
+		w.Metrics.Paused.WithLabelValues(name).Set(0)
+		mux := asynq.NewServeMux()
+		mux.Handle(tasks.TypeRecordCreate, h)
+		mux.Handle(tasks.TypeSMSSend, h)
+		srv := asynq.NewServer(conn.Asynq, asynq.Config{
+			Concurrency:              ep.Concurrency,
+			Queues:                   map[string]int{name: 1},
+			IsFailure:                handlers.IsFailure,
+			RetryDelayFunc:           handlers.RetryDelay,
+			TaskCheckInterval:        o.PollInterval,
+			DelayedTaskCheckInterval: time.Second,
+			ShutdownTimeout:          o.ShutdownTimeout,
+			Logger:                   asynqLogger{o.Log.With().Str("endpoint", name).Str("component", "asynq").Logger()},
+			LogLevel:                 asynq.WarnLevel,
+		})
+		w.servers[name] = srv
+		w.order = append(w.order, name)
+		w.muxes[name] = mux
+	}
+	return w, nil
+}
+
+func attachClient(d *handlers.Deps, ep *config.Endpoint, rdb redis.UniversalClient, hc *http.Client) error {
+	var err error
+	switch ep.Vendor {
+	case "baibaoyun":
+		d.Records, err = vendorclient.NewBaibaoyun(vendorclient.BaibaoyunConfig{BaseURL: ep.BaseURL, APIKey: ep.APIKey, HTTPClient: hc, Timeout: ep.Timeout})
+	case "yesapi":
+		d.Records, err = vendorclient.NewYesapi(vendorclient.YesapiConfig{BaseURL: ep.BaseURL, AppKey: ep.AppKey, AppSecret: ep.AppSecret, HTTPClient: hc, Timeout: ep.Timeout})
+	case "dhgjcloud":
+		d.Records, err = vendorclient.NewDhgjcloud(vendorclient.DhgjcloudConfig{
+			BaseURL: ep.BaseURL, ClientID: ep.ClientID, ClientSecret: ep.ClientSecret, Scope: ep.Scope,
+			Redis: rdb, TokenKey: keys.DhgjToken(ep.Name), HTTPClient: hc, Timeout: ep.Timeout,
+		})
+	case "caihcom":
+		d.SMS, err = vendorclient.NewCaihcom(vendorclient.CaihcomConfig{BaseURL: ep.BaseURL, AppKey: ep.Appkey, AppID: ep.AppID, AuthToken: ep.AuthToken, HTTPClient: hc, Timeout: ep.Timeout})
+	default:
+		err = fmt.Errorf("unknown vendor %q", ep.Vendor)
+	}
+	if err != nil {
+		return fmt.Errorf("endpoint %s: %w", ep.Name, err)
+	}
+	return nil
+}
+
+// Start starts every endpoint's server. On error the ones started are stopped.
+func (w *Worker) Start() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.started {
+		return errors.New("worker: already started")
+	}
+	var started []*asynq.Server
+	for _, name := range w.order {
+		if err := w.servers[name].Start(w.muxes[name]); err != nil {
+			for _, s := range started {
+				s.Shutdown()
+			}
+			return fmt.Errorf("worker: start endpoint %s: %w", name, err)
+		}
+		started = append(started, w.servers[name])
+		ep := w.cfg.Endpoints[name]
+		w.log.Info().Str("endpoint", name).Str("vendor", ep.Vendor).Float64("rate", ep.Rate).Int("concurrency", ep.Concurrency).Msg("serving endpoint")
+	}
+	w.started = true
+	return nil
+}
+
+// Shutdown drains every server in parallel: no new tasks are taken, running
+// handlers get ShutdownTimeout to finish, the rest go back to their queues.
+func (w *Worker) Shutdown() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.started {
+		return
+	}
+	var wg sync.WaitGroup
+	for _, s := range w.servers {
+		wg.Add(1)
+		go func(s *asynq.Server) { defer wg.Done(); s.Shutdown() }(s)
+	}
+	wg.Wait()
+	w.started = false
+	w.log.Info().Msg("worker stopped")
+}
+
+// Endpoints returns the served endpoint names.
+func (w *Worker) Endpoints() []string { return append([]string(nil), w.order...) }
+
+// Bucket returns the named endpoint's bucket (nil if unknown).
+func (w *Worker) Bucket(name string) *ratelimit.Bucket { return w.buckets[name] }
+
+// Ping checks Redis.
+func (w *Worker) Ping(ctx context.Context) error { return w.rdb.Ping(ctx).Err() }
+
+// asynqLogger routes asynq's own logs into zerolog.
+type asynqLogger struct{ l zerolog.Logger }
+
+func (a asynqLogger) Debug(args ...any) { a.l.Debug().Msg(fmt.Sprint(args...)) }
+func (a asynqLogger) Info(args ...any)  { a.l.Info().Msg(fmt.Sprint(args...)) }
+func (a asynqLogger) Warn(args ...any)  { a.l.Warn().Msg(fmt.Sprint(args...)) }
+func (a asynqLogger) Error(args ...any) { a.l.Error().Msg(fmt.Sprint(args...)) }
+func (a asynqLogger) Fatal(args ...any) { a.l.Fatal().Msg(fmt.Sprint(args...)) }

@@ -1,0 +1,203 @@
+// Package workercli is the `worker` command: it loads the config, serves
+// every endpoint until SIGTERM/SIGINT and drains gracefully. cmd/worker only
+// wires it to the process.
+package workercli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/vendorq/vendorq/internal/config"
+	"github.com/vendorq/vendorq/internal/redisconn"
+	"github.com/vendorq/vendorq/internal/worker"
+)
+
+// Exit codes.
+const (
+	ExitOK    = 0
+	ExitFail  = 1
+	ExitUsage = 2
+	ExitRedis = 3
+)
+
+// Env is the process around the command.
+type Env struct {
+	Stdout     io.Writer
+	Stderr     io.Writer
+	Getenv     func(string) string
+	IsTerminal func(w io.Writer) bool
+}
+
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func fail(code int, format string, a ...any) error {
+	return &exitError{code: code, err: fmt.Errorf(format, a...)}
+}
+
+// Flags of the worker command.
+type Flags struct {
+	Config    string
+	Redis     string
+	Dashboard string
+	Dev       bool
+	LogFormat string
+	LogLevel  string
+	// Dashboard access (see dashboards package).
+	BasicAuth   string // user:password
+	BearerToken string
+	ReadOnly    bool
+	API         string
+}
+
+// Main runs the worker until ctx is cancelled and returns the exit code.
+func Main(ctx context.Context, args []string, env Env) int {
+	if env.Getenv == nil {
+		env.Getenv = os.Getenv
+	}
+	if env.IsTerminal == nil {
+		env.IsTerminal = func(io.Writer) bool { return false }
+	}
+	f := &Flags{}
+	cmd := &cobra.Command{
+		Use:   "worker [--config FILE] [--dashboard ADDR] [--dev]",
+		Short: "Serve every endpoint of the config: call the vendors under shared rate limits",
+		Long: `worker serves one queue per endpoint of the config, each with its own
+concurrency, calling the vendor under a token bucket shared (in Redis) by
+every worker process. SIGTERM/SIGINT drain gracefully.
+
+  worker --dev                  embedded Redis, built-in vendor simulator, demo
+                                tasks, dashboard on 127.0.0.1:8080: needs only Go
+  worker --config vendorq.yaml --dashboard 127.0.0.1:8080
+
+Exit codes: 0 ok; 1 runtime failure; 2 usage or config error; 3 Redis unreachable.`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return run(cmd.Context(), f, env)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.Config, "config", "", "config file (default $VENDORQ_CONFIG, then ./vendorq.yaml)")
+	fl.StringVar(&f.Redis, "redis", "", "Redis URL; overrides $REDIS_URL and the config's redis.url")
+	fl.StringVar(&f.Dashboard, "dashboard", "", "serve the dashboard, /metrics and /healthz on ADDR (e.g. 127.0.0.1:8080)")
+	fl.BoolVar(&f.Dev, "dev", false, "demo mode: embedded Redis (unless --redis), vendor simulator, demo tasks, dashboard on 127.0.0.1:8080")
+	fl.StringVar(&f.LogFormat, "log-format", "auto", "auto (console on a terminal, else JSON), json or console")
+	fl.StringVar(&f.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fl.StringVar(&f.BasicAuth, "dashboard-basic-auth", "", "USER:PASSWORD required by the dashboard (default $VENDORQ_DASHBOARD_BASIC_AUTH)")
+	fl.StringVar(&f.BearerToken, "dashboard-token", "", "bearer token required by the dashboard (default $VENDORQ_DASHBOARD_TOKEN)")
+	fl.BoolVar(&f.ReadOnly, "read-only", false, "dashboard shows but cannot change anything")
+	fl.StringVar(&f.API, "api", "", "serve the HTTP enqueue API on ADDR")
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fail(ExitUsage, "%v", err) })
+	cmd.SetArgs(args)
+	cmd.SetOut(env.Stdout)
+	cmd.SetErr(env.Stderr)
+	err := cmd.ExecuteContext(ctx)
+	if err != nil {
+		fmt.Fprintln(env.Stderr, "worker:", err)
+	}
+	return exitCode(err)
+}
+
+func exitCode(err error) int {
+	var ee *exitError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.Is(err, config.ErrConfig), errors.Is(err, redisconn.ErrBadURL):
+		return ExitUsage
+	default:
+		return ExitFail
+	}
+}
+
+// NewLogger builds the zerolog logger: console on a terminal, JSON otherwise.
+func NewLogger(w io.Writer, format, level string, terminal bool) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil || level == "" {
+		return zerolog.Nop(), fail(ExitUsage, "--log-level: %q is not one of debug, info, warn, error", level)
+	}
+	switch format {
+	case "auto":
+		if terminal {
+			w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+		}
+	case "console":
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !terminal}
+	case "json":
+	default:
+		return zerolog.Nop(), fail(ExitUsage, "--log-format: %q is not one of auto, json, console", format)
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+func run(ctx context.Context, f *Flags, env Env) error {
+	log, err := NewLogger(env.Stderr, f.LogFormat, f.LogLevel, env.IsTerminal(env.Stderr))
+	if err != nil {
+		return err
+	}
+	if f.Dev {
+		return runDev(ctx, f, env, log)
+	}
+	cfg, err := config.Load(config.Options{Path: f.Config, RedisURL: f.Redis, Getenv: env.Getenv})
+	if err != nil {
+		return &exitError{code: ExitUsage, err: err}
+	}
+	return serve(ctx, cfg, f, env, log)
+}
+
+// serve runs the worker (and dashboard/API when asked) until ctx ends.
+func serve(ctx context.Context, cfg *config.Config, f *Flags, env Env, log zerolog.Logger) error {
+	conn, err := redisconn.Parse(cfg.Redis.URL)
+	if err != nil {
+		return &exitError{code: ExitUsage, err: err}
+	}
+	if err := checkDashboardFlags(f, env); err != nil {
+		return err
+	}
+	rdb := conn.NewClient()
+	defer rdb.Close()
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err = rdb.Ping(pctx).Err()
+	cancel()
+	if err != nil {
+		return fail(ExitRedis, "redis %s unreachable: %v", redisconn.Redacted(cfg.Redis.URL), err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	w, err := worker.New(cfg, conn, rdb, worker.Options{Log: log, Registerer: reg})
+	if err != nil {
+		return &exitError{code: ExitUsage, err: err}
+	}
+	if err := w.Start(); err != nil {
+		return fail(ExitRedis, "%v", err)
+	}
+	log.Info().Str("redis", redisconn.Redacted(cfg.Redis.URL)).Strs("endpoints", w.Endpoints()).Msg("worker started")
+	stopExtras, err := startExtras(ctx, cfg, conn, w, reg, f, env, log)
+	if err != nil {
+		w.Shutdown()
+		return err
+	}
+	<-ctx.Done()
+	log.Info().Msg("signal received: draining")
+	stopExtras()
+	w.Shutdown()
+	return nil
+}
