@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -158,7 +159,8 @@ func Parse(raw []byte, getenv func(string) string) (*Config, error) {
 	if err := yaml.Unmarshal(raw, &root); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	if err := expand(&root, "", getenv); err != nil {
+	lines := map[int]string{}
+	if err := expand(&root, "", getenv, lines); err != nil {
 		return nil, err
 	}
 	var buf bytes.Buffer
@@ -170,7 +172,7 @@ func Parse(raw []byte, getenv func(string) string) (*Config, error) {
 	dec := yaml.NewDecoder(&buf)
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: %s", ErrConfig, friendlyYAML(err))
+		return nil, fmt.Errorf("%w: %s", ErrConfig, friendlyYAML(err, lines))
 	}
 	cfg.applyDefaults()
 	if err := cfg.validate(); err != nil {
@@ -179,15 +181,27 @@ func Parse(raw []byte, getenv func(string) string) (*Config, error) {
 	return cfg, nil
 }
 
-var fieldNotFound = regexp.MustCompile(`line (\d+): field (\S+) not found in type config\.(\w+)`)
+var (
+	fieldNotFound = regexp.MustCompile(`line (\d+): field (\S+) not found in type config\.(\w+)`)
+	lineRef       = regexp.MustCompile(`line (\d+): `)
+)
 
-// friendlyYAML rewrites yaml.v3's "field x not found in type config.Endpoint".
-func friendlyYAML(err error) string {
+// friendlyYAML rewrites yaml.v3's messages so they name the key: "field x
+// not found in type config.Endpoint" becomes "unknown key", and any other
+// "line N:" gets the dotted key path of the value on that line.
+func friendlyYAML(err error, lines map[int]string) string {
 	msg := err.Error()
-	return fieldNotFound.ReplaceAllStringFunc(msg, func(m string) string {
+	msg = fieldNotFound.ReplaceAllStringFunc(msg, func(m string) string {
 		p := fieldNotFound.FindStringSubmatch(m)
 		where := map[string]string{"Config": "top level", "Redis": "redis", "Endpoint": "an endpoint", "Dedupe": "dedupe"}[p[3]]
-		return fmt.Sprintf("line %s: unknown key %q in %s", p[1], p[2], where)
+		return fmt.Sprintf("line %s: unknown key %q in %s; ", p[1], p[2], where)
+	})
+	return lineRef.ReplaceAllStringFunc(msg, func(m string) string {
+		n, _ := strconv.Atoi(lineRef.FindStringSubmatch(m)[1])
+		if path, ok := lines[n]; ok {
+			return fmt.Sprintf("line %d: %s: ", n, path)
+		}
+		return m
 	})
 }
 
@@ -195,7 +209,8 @@ var varRe = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // expand replaces ${VAR} in scalar values; an unset variable is an error
 // naming the key, because an empty secret would fail far later and vaguer.
-func expand(n *yaml.Node, path string, getenv func(string) string) error {
+// It also records, per line, the key path of the scalar on it (for errors).
+func expand(n *yaml.Node, path string, getenv func(string) string, lines map[int]string) error {
 	switch n.Kind {
 	case yaml.DocumentNode, yaml.SequenceNode:
 		for i, c := range n.Content {
@@ -203,7 +218,7 @@ func expand(n *yaml.Node, path string, getenv func(string) string) error {
 			if n.Kind == yaml.SequenceNode {
 				p = fmt.Sprintf("%s[%d]", path, i)
 			}
-			if err := expand(c, p, getenv); err != nil {
+			if err := expand(c, p, getenv, lines); err != nil {
 				return err
 			}
 		}
@@ -214,11 +229,14 @@ func expand(n *yaml.Node, path string, getenv func(string) string) error {
 			if path != "" {
 				p = path + "." + key
 			}
-			if err := expand(n.Content[i+1], p, getenv); err != nil {
+			if err := expand(n.Content[i+1], p, getenv, lines); err != nil {
 				return err
 			}
 		}
 	case yaml.ScalarNode:
+		if _, taken := lines[n.Line]; !taken || strings.Count(path, ".") > strings.Count(lines[n.Line], ".") {
+			lines[n.Line] = path
+		}
 		var missing []string
 		n.Value = varRe.ReplaceAllStringFunc(n.Value, func(m string) string {
 			name := varRe.FindStringSubmatch(m)[1]
@@ -230,6 +248,29 @@ func expand(n *yaml.Node, path string, getenv func(string) string) error {
 		})
 		if len(missing) > 0 {
 			return fmt.Errorf("%w: %s (line %d): environment variable %s is not set", ErrConfig, path, n.Line, strings.Join(missing, ", "))
+		}
+		return checkType(path, n)
+	}
+	return nil
+}
+
+// typed keys are checked before decoding so that a bad value names its key
+// even in a one-line flow mapping, where yaml.v3 can only name the line.
+var (
+	durationKeys = map[string]bool{"timeout": true, "quota_pause": true, "window": true}
+	numberKeys   = map[string]bool{"rate": true, "burst": true, "concurrency": true, "max_retry": true}
+)
+
+func checkType(path string, n *yaml.Node) error {
+	key := path[strings.LastIndex(path, ".")+1:]
+	switch {
+	case durationKeys[key]:
+		if _, err := time.ParseDuration(n.Value); err != nil {
+			return fmt.Errorf("%w: %s (line %d): %q is not a duration like 30s or 10m", ErrConfig, path, n.Line, n.Value)
+		}
+	case numberKeys[key]:
+		if _, err := strconv.ParseFloat(n.Value, 64); err != nil {
+			return fmt.Errorf("%w: %s (line %d): %q is not a number", ErrConfig, path, n.Line, n.Value)
 		}
 	}
 	return nil

@@ -1,0 +1,161 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vendorq/vendorq/internal/redistest"
+)
+
+var srv *redistest.Server
+
+func TestMain(m *testing.M) { redistest.Main(m, &srv) }
+
+func newClient(t *testing.T, db int) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr, DB: db})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// Three "processes" (separate clients and buckets) share one endpoint: the
+// granted slots never put more than rate calls in any 1-second window.
+func TestSharedBucketHoldsAcrossClients(t *testing.T) {
+	db := srv.FreshDB(t)
+	const rate, calls = 20.0, 50
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var grants []time.Time
+	var wg sync.WaitGroup
+	for p := 0; p < 3; p++ {
+		b := New(newClient(t, db), "ep", rate, 1, Tuning{})
+		for g := 0; g < 5; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					mu.Lock()
+					if len(grants) >= calls {
+						mu.Unlock()
+						return
+					}
+					mu.Unlock()
+					if _, err := b.Wait(ctx, 10*time.Second); err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					grants = append(grants, time.Now())
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	sort.Slice(grants, func(i, j int) bool { return grants[i].Before(grants[j]) })
+	for i := range grants {
+		j := i
+		for j < len(grants) && grants[j].Sub(grants[i]) < time.Second {
+			j++
+		}
+		if n := j - i; n > int(rate)+1 { // +1: the window is closed on both ends here
+			t.Fatalf("%d grants within 1s starting at #%d (rate %v)", n, i, rate)
+		}
+	}
+}
+
+func TestHorizonAndPause(t *testing.T) {
+	db := srv.FreshDB(t)
+	ctx := context.Background()
+	b := New(newClient(t, db), "ep", 1, 1, Tuning{})
+	if _, err := b.Wait(ctx, 0); err != nil {
+		t.Fatalf("first slot is free: %v", err)
+	}
+	_, err := b.Wait(ctx, 10*time.Millisecond)
+	var we *WaitError
+	if !errors.As(err, &we) || !errors.Is(err, ErrTooLong) || we.Delay < 500*time.Millisecond {
+		t.Fatalf("second slot is ~1s away: %v", err)
+	}
+	if err := b.Pause(ctx, 5*time.Second, "4005"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.Wait(ctx, time.Minute)
+	if !errors.As(err, &we) || !errors.Is(err, ErrPaused) || we.Delay < 4*time.Second {
+		t.Fatalf("paused: %v", err)
+	}
+	if d, _ := b.Paused(ctx); d < 4*time.Second {
+		t.Fatalf("Paused() = %v", d)
+	}
+	// A shorter pause never shortens a longer one.
+	if err := b.Pause(ctx, time.Second, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := b.Paused(ctx); d < 4*time.Second {
+		t.Fatalf("pause shortened to %v", d)
+	}
+}
+
+func TestThrottleCutsDebouncesAndRecovers(t *testing.T) {
+	db := srv.FreshDB(t)
+	ctx := context.Background()
+	tune := Tuning{RecoverEvery: 200 * time.Millisecond, Debounce: time.Hour}
+	b := New(newClient(t, db), "ep", 100, 1, tune)
+	f, err := b.Throttled(ctx, 0)
+	if err != nil || f != 0.5 {
+		t.Fatalf("first cut: %v %v", f, err)
+	}
+	// Many refusals of one burst cut once (debounce).
+	for i := 0; i < 5; i++ {
+		if f, _ = b.Throttled(ctx, 0); f < 0.5 {
+			t.Fatalf("debounce failed: factor %v", f)
+		}
+	}
+	g, err := b.Wait(ctx, time.Second)
+	if err != nil || g.Factor < 0.5 || g.Factor > 0.7 {
+		t.Fatalf("factor in force %v %v", g.Factor, err)
+	}
+	// Recovery is stepwise: poll until full rate (bounded).
+	deadline := time.Now().Add(10 * time.Second)
+	for g.Factor < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery, factor %v", g.Factor)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if g, err = b.Wait(ctx, time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestRetryAfterHoldsBucket(t *testing.T) {
+	db := srv.FreshDB(t)
+	ctx := context.Background()
+	b := New(newClient(t, db), "ep", 1000, 1, Tuning{})
+	if _, err := b.Throttled(ctx, 3*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.Wait(ctx, 100*time.Millisecond)
+	var we *WaitError
+	if !errors.As(err, &we) || we.Delay < 2*time.Second {
+		t.Fatalf("Retry-After 3s must hold every slot: %v", err)
+	}
+}
+
+func TestContextDeadlineBoundsWait(t *testing.T) {
+	db := srv.FreshDB(t)
+	b := New(newClient(t, db), "ep", 0.5, 1, Tuning{})
+	if _, err := b.Wait(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := b.Wait(ctx, time.Minute); !errors.Is(err, ErrTooLong) {
+		t.Fatalf("slot 2s away with 300ms left must not be booked: %v", err)
+	}
+}
