@@ -350,7 +350,7 @@ func TestCaihcomSimTransient(t *testing.T) {
 		{vendorsim.Fault{Code: "http_503", Times: 1}, "http_503"},
 		{vendorsim.Fault{Code: "garbage", Times: 1}, "malformed"},
 		{vendorsim.Fault{Outage: true, Times: 1}, "conn"},
-		{vendorsim.Fault{Latency: 5 * time.Second, Times: 1}, "timeout"},
+		{vendorsim.Fault{Latency: time.Second, Times: 1}, "timeout"},
 	}
 	for _, tc := range cases {
 		if err := sim.SetFault(vendorsim.TargetCaihcom, tc.fault); err != nil {
@@ -509,6 +509,7 @@ func TestCaihcomSimPermanent(t *testing.T) {
 func TestCaihcomContextCancel(t *testing.T) {
 	arrived := make(chan struct{}, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body) // so that the server notices the client hanging up
 		arrived <- struct{}{}
 		select { // hold the answer until the client gives up (bounded)
 		case <-r.Context().Done():
