@@ -46,6 +46,9 @@ type Deps struct {
 	// Horizon is the longest a handler sleeps in-process for a slot or after a
 	// throttled answer before handing the task back to the queue (default 30s).
 	Horizon time.Duration
+	// ThrottleBackoff is the first and the longest in-handler pause after a
+	// throttled answer (default 250ms growing to 8s).
+	ThrottleInitial, ThrottleMax time.Duration
 }
 
 // Handler serves one endpoint's queue.
@@ -65,6 +68,12 @@ func New(d Deps) (*Handler, error) {
 	}
 	if d.Horizon <= 0 {
 		d.Horizon = 30 * time.Second
+	}
+	if d.ThrottleInitial <= 0 {
+		d.ThrottleInitial = 250 * time.Millisecond
+	}
+	if d.ThrottleMax <= 0 {
+		d.ThrottleMax = 8 * time.Second
 	}
 	if d.DedupeWindow <= 0 {
 		d.DedupeWindow = config.DefaultDedupeWindow
@@ -222,7 +231,7 @@ func (r *run) classify(ctx context.Context, err error, payload []byte) (outcome,
 		if _, terr := r.h.d.Bucket.Throttled(ctx, delay); terr != nil {
 			r.log.Warn().Err(terr).Msg("could not slow the bucket down")
 		}
-		wait := throttleBackoff(r.throttles-1, delay)
+		wait := throttleBackoff(r.throttles-1, r.h.d.ThrottleInitial, r.h.d.ThrottleMax, delay)
 		r.log.Warn().Str("class", "throttled").Str("code", code).Dur("backoff", wait).Msg("vendor says too fast; endpoint slowed down")
 		if wait <= r.h.d.Horizon && sleepCtx(ctx, wait) {
 			return outAgain, nil

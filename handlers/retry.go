@@ -68,14 +68,14 @@ func transientBackoff(n int) time.Duration {
 }
 
 // throttleBackoff returns the in-handler pause after the k-th throttled
-// answer in a row: 250ms growing ×2 up to 8s, jittered, never shorter than
-// the vendor's own suggestion.
-func throttleBackoff(k int, suggested time.Duration) time.Duration {
+// answer in a row: initial growing ×2 up to limit, jittered, never shorter
+// than the vendor's own suggestion.
+func throttleBackoff(k int, initial, limit, suggested time.Duration) time.Duration {
 	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = 250 * time.Millisecond
+	b.InitialInterval = initial
 	b.Multiplier = 2
 	b.RandomizationFactor = 0.3
-	b.MaxInterval = 8 * time.Second
+	b.MaxInterval = limit
 	b.MaxElapsedTime = 0
 	b.Reset()
 	d := b.NextBackOff()

@@ -43,6 +43,10 @@ func (s *Sim) SetDhgjTokenTTL(d time.Duration) {
 
 // handleDhgjToken is POST /oauth/token (client credentials, form-encoded).
 func (s *Sim) handleDhgjToken(w http.ResponseWriter, r *http.Request) {
+	if k := dhgjUnexpectedHeader(r); k != "" {
+		s.dhgjTokenError(w, http.StatusBadRequest, "invalid_request", "unexpected header "+k)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "application/x-www-form-urlencoded" || r.ParseForm() != nil {
@@ -88,6 +92,9 @@ func (s *Sim) dhgjTokenError(w http.ResponseWriter, status int, code, desc strin
 
 // handleDhgjCall answers every other path: a dhgjcloud business call.
 func (s *Sim) handleDhgjCall(w http.ResponseWriter, r *http.Request) {
+	// Read the body first: only then does net/http watch the connection and
+	// cancel r.Context() when the client goes away during injected latency.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 	inj, ok := s.begin(w, r, TargetDhgjcloud)
 	if !ok {
 		return
@@ -100,14 +107,8 @@ func (s *Sim) handleDhgjCall(w http.ResponseWriter, r *http.Request) {
 		s.dhgjHTTPError(w, http.StatusMethodNotAllowed, "Method Not Allowed")
 		return
 	}
-	for k := range r.Header {
-		if !dhgjAllowedHeaders[k] {
-			s.dhgjHTTPError(w, http.StatusBadRequest, "Bad Request: unexpected header "+k)
-			return
-		}
-	}
-	if len(r.TransferEncoding) > 0 { // the sample has Content-Length, not chunks
-		s.dhgjHTTPError(w, http.StatusBadRequest, "Bad Request: unexpected Transfer-Encoding")
+	if k := dhgjUnexpectedHeader(r); k != "" {
+		s.dhgjHTTPError(w, http.StatusBadRequest, "Bad Request: unexpected header "+k)
 		return
 	}
 	if !s.dhgjAuthorized(r.Header.Get("Authorization")) {
@@ -127,8 +128,8 @@ func (s *Sim) handleDhgjCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	canon, ok := dhgjCanonicalObject(r)
-	if !ok {
+	canon, ok := dhgjCanonicalObject(r.Header.Get("Content-Type"), body)
+	if err != nil || !ok {
 		s.count(TargetDhgjcloud, "400", false, "")
 		writeJSON(w, http.StatusOK, map[string]any{"code": 400, "message": "参数错误"})
 		return
@@ -138,6 +139,21 @@ func (s *Sim) handleDhgjCall(w http.ResponseWriter, r *http.Request) {
 	id := s.stats[TargetDhgjcloud].Accepted
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"code": 200, "message": "success", "data": map[string]string{"id": strconv.FormatInt(id, 10)}})
+}
+
+// dhgjUnexpectedHeader returns the first request header the vendor's
+// samples do not show, "" when there is none. The document's rule applies to
+// every request, the token request included.
+func dhgjUnexpectedHeader(r *http.Request) string {
+	for k := range r.Header {
+		if !dhgjAllowedHeaders[k] {
+			return k
+		}
+	}
+	if len(r.TransferEncoding) > 0 { // the samples have Content-Length, not chunks
+		return "Transfer-Encoding"
+	}
+	return ""
 }
 
 // dhgjAuthorized reports whether h is "bearer <current, unexpired token>"
@@ -156,12 +172,8 @@ func (s *Sim) dhgjAuthorized(h string) bool {
 // dhgjCanonicalObject returns the JSON object body re-encoded with sorted
 // keys (the idempotency data), or ok=false when the body is not a JSON
 // object sent as application/json (the vendor's 参数错误).
-func dhgjCanonicalObject(r *http.Request) (string, bool) {
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return "", false
-	}
-	raw, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
+func dhgjCanonicalObject(contentType string, raw []byte) (string, bool) {
+	if mt, _, err := mime.ParseMediaType(contentType); err != nil || mt != "application/json" {
 		return "", false
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))

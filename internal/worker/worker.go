@@ -31,13 +31,15 @@ import (
 
 // Options tune the worker; zero values take defaults.
 type Options struct {
-	Log             zerolog.Logger
-	Registerer      prometheus.Registerer // nil = metrics not registered anywhere
-	HTTPClient      *http.Client          // nil = one tuned client per endpoint
-	Tuning          ratelimit.Tuning
-	Horizon         time.Duration // longest in-handler wait (default 30s)
-	PollInterval    time.Duration // asynq TaskCheckInterval (default 200ms: idle pick-up latency)
-	ShutdownTimeout time.Duration // drain time on SIGTERM (default 30s)
+	Log        zerolog.Logger
+	Registerer prometheus.Registerer // nil = metrics not registered anywhere
+	HTTPClient *http.Client          // nil = one tuned client per endpoint
+	Tuning     ratelimit.Tuning
+	Horizon    time.Duration // longest in-handler wait (default 30s)
+	// In-handler pause after a throttled answer (default 250ms growing to 8s).
+	ThrottleInitial, ThrottleMax time.Duration
+	PollInterval                 time.Duration // asynq TaskCheckInterval (default 200ms: idle pick-up latency)
+	ShutdownTimeout              time.Duration // drain time on SIGTERM (default 30s)
 }
 
 // Worker is every endpoint's server.
@@ -76,6 +78,7 @@ func New(cfg *config.Config, conn redisconn.Conn, rdb redis.UniversalClient, o O
 			Log:          o.Log.With().Str("endpoint", name).Logger(),
 			Bucket:       ratelimit.New(rdb, name, ep.Rate, ep.Burst, o.Tuning),
 			DedupeWindow: cfg.Dedupe.Window, Horizon: o.Horizon,
+			ThrottleInitial: o.ThrottleInitial, ThrottleMax: o.ThrottleMax,
 		}
 		if err := attachClient(&d, ep, rdb, o.HTTPClient); err != nil {
 			return nil, err

@@ -1,0 +1,229 @@
+package handlers_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/vendorq/vendorq/handlers"
+	"github.com/vendorq/vendorq/internal/config"
+	"github.com/vendorq/vendorq/internal/dlq"
+	"github.com/vendorq/vendorq/internal/itest"
+	"github.com/vendorq/vendorq/internal/ratelimit"
+	"github.com/vendorq/vendorq/internal/redistest"
+	"github.com/vendorq/vendorq/tasks"
+	"github.com/vendorq/vendorq/vendorclient"
+)
+
+var srv *redistest.Server
+
+func TestMain(m *testing.M) { redistest.Main(m, &srv) }
+
+// script is a fake vendor answering from a list of outcomes, then ok.
+type script struct {
+	mu    sync.Mutex
+	steps []error
+	calls int
+}
+
+func (s *script) next() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if len(s.steps) == 0 {
+		return nil
+	}
+	e := s.steps[0]
+	s.steps = s.steps[1:]
+	return e
+}
+
+func (s *script) CreateRecord(context.Context, string, json.RawMessage) (vendorclient.RecordResult, error) {
+	return vendorclient.RecordResult{ID: "1"}, s.next()
+}
+
+func (s *script) Calls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls
+}
+
+func repeat(n int, e error) []error {
+	out := make([]error, n)
+	for i := range out {
+		out[i] = e
+	}
+	return out
+}
+
+var (
+	throttled = &vendorclient.Error{Vendor: "baibaoyun", Class: vendorclient.ClassThrottled, Code: "4004"}
+	transient = &vendorclient.Error{Vendor: "baibaoyun", Class: vendorclient.ClassTransient, Code: "9999"}
+	permanent = &vendorclient.Error{Vendor: "baibaoyun", Class: vendorclient.ClassPermanent, Code: "4001", Message: "接口参数不正确"}
+	quota     = &vendorclient.Error{Vendor: "baibaoyun", Class: vendorclient.ClassQuota, Code: "4005"}
+)
+
+type rig struct {
+	rdb    *redis.Client
+	client *asynq.Client
+	in     *asynq.Inspector
+	dlq    *dlq.Store
+	bucket *ratelimit.Bucket
+}
+
+// start serves endpoint "forms" with vendor v on a fresh database.
+func start(t *testing.T, v vendorclient.RecordCreator, maxRetry int, horizon time.Duration) *rig {
+	t.Helper()
+	db := srv.FreshDB(t)
+	opt := asynq.RedisClientOpt{Addr: srv.Addr, DB: db}
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, DB: db})
+	t.Cleanup(func() { _ = rdb.Close() })
+	ep := &config.Endpoint{Name: "forms", Vendor: "baibaoyun", Rate: 1000, Burst: 1, Concurrency: 2, MaxRetry: &maxRetry, QuotaPause: 2 * time.Second}
+	r := &rig{rdb: rdb, dlq: dlq.New(rdb), bucket: ratelimit.New(rdb, "forms", 1000, 1, ratelimit.Tuning{})}
+	h, err := handlers.New(handlers.Deps{
+		Endpoint: ep, Records: v, Bucket: r.bucket, DLQ: r.dlq, Redis: rdb, Log: zerolog.Nop(),
+		Horizon: horizon, ThrottleInitial: time.Millisecond, ThrottleMax: 5 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := asynq.NewServer(opt, asynq.Config{
+		Concurrency: 2, Queues: map[string]int{"forms": 1}, IsFailure: handlers.IsFailure, RetryDelayFunc: handlers.RetryDelay,
+		TaskCheckInterval: 20 * time.Millisecond, DelayedTaskCheckInterval: 100 * time.Millisecond, LogLevel: asynq.FatalLevel,
+	})
+	mux := asynq.NewServeMux()
+	mux.Handle(tasks.TypeRecordCreate, h)
+	if err := s.Start(mux); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Shutdown)
+	r.client = asynq.NewClient(opt)
+	t.Cleanup(func() { _ = r.client.Close() })
+	r.in = asynq.NewInspector(opt)
+	t.Cleanup(func() { _ = r.in.Close() })
+	return r
+}
+
+func (r *rig) enqueue(t *testing.T, key string) {
+	t.Helper()
+	task, err := tasks.NewRecordCreateTask(tasks.RecordCreate{Endpoint: "forms", Table: "a/b", Data: json.RawMessage(`{"x":1}`), Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.client.Enqueue(task); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (r *rig) waitDrained(t *testing.T) {
+	t.Helper()
+	itest.Eventually(t, 60*time.Second, func() (bool, string) { return itest.Drained(r.in, "forms") })
+}
+
+func (r *rig) dlqCount(t *testing.T) int64 {
+	n, err := r.dlq.Count(context.Background(), "forms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// SPEC trap: asynq archives a task on its last retry even when the error is
+// not a failure. Throttling must never burn nor be capped by max_retry.
+func TestThrottledFiftyTimesWithMaxRetryOneSucceeds(t *testing.T) {
+	v := &script{steps: repeat(50, throttled)}
+	r := start(t, v, 1, 30*time.Second)
+	r.enqueue(t, "t1")
+	r.waitDrained(t)
+	if v.Calls() != 51 || r.dlqCount(t) != 0 {
+		t.Fatalf("calls %d (want 51), dead letters %d (want 0)", v.Calls(), r.dlqCount(t))
+	}
+}
+
+// The same through asynq's own retry path (horizon 0: every throttle hands
+// the task back to the queue), followed by one transient failure: with
+// max_retry 1 it must still succeed, which it would not if asynq had
+// counted the throttles as failures.
+func TestThrottlesThroughQueueAreNotFailures(t *testing.T) {
+	v := &script{steps: append(repeat(4, throttled), transient)}
+	r := start(t, v, 1, time.Nanosecond)
+	r.enqueue(t, "t1")
+	r.waitDrained(t)
+	if v.Calls() != 6 || r.dlqCount(t) != 0 {
+		t.Fatalf("calls %d (want 6), dead letters %d (want 0)", v.Calls(), r.dlqCount(t))
+	}
+}
+
+func TestTransientBeyondMaxRetryIsDeadLettered(t *testing.T) {
+	v := &script{steps: repeat(10, transient)}
+	r := start(t, v, 2, 30*time.Second)
+	r.enqueue(t, "t1")
+	itest.Eventually(t, 60*time.Second, func() (bool, string) {
+		return r.dlqCount(t) == 1, fmt.Sprintf("dlq %d after %d calls", r.dlqCount(t), v.Calls())
+	})
+	r.waitDrained(t)
+	if v.Calls() != 3 {
+		t.Fatalf("max_retry 2 means 3 calls, got %d", v.Calls())
+	}
+	e, err := r.dlq.Get(context.Background(), "forms", "t1")
+	if err != nil || e.Code != "9999" || e.Attempts != 3 || e.Class != "transient" || e.FirstAttempt.IsZero() || e.LastAttempt.Before(e.FirstAttempt) {
+		t.Fatalf("entry %+v %v", e, err)
+	}
+}
+
+func TestPermanentIsDeadLetteredAtOnce(t *testing.T) {
+	v := &script{steps: []error{permanent}}
+	r := start(t, v, 5, 30*time.Second)
+	r.enqueue(t, "p1")
+	itest.Eventually(t, 30*time.Second, func() (bool, string) { return r.dlqCount(t) == 1, "no dead letter" })
+	r.waitDrained(t)
+	e, err := r.dlq.Get(context.Background(), "forms", "p1")
+	if err != nil || e.Code != "4001" || e.Attempts != 1 || v.Calls() != 1 {
+		t.Fatalf("entry %+v calls %d %v", e, v.Calls(), err)
+	}
+	var p tasks.RecordCreate
+	if err := json.Unmarshal(e.Payload, &p); err != nil || p.Table != "a/b" {
+		t.Fatalf("payload lost: %s", e.Payload)
+	}
+}
+
+func TestQuotaPausesEndpointWithoutLoss(t *testing.T) {
+	v := &script{steps: []error{quota}}
+	r := start(t, v, 0, 30*time.Second)
+	r.enqueue(t, "q1")
+	itest.Eventually(t, 10*time.Second, func() (bool, string) {
+		d, _ := r.bucket.Paused(context.Background())
+		return d > 0, "endpoint not paused"
+	})
+	r.enqueue(t, "q2")
+	r.waitDrained(t) // after the 2s pause both go through
+	if v.Calls() != 3 || r.dlqCount(t) != 0 {
+		t.Fatalf("calls %d (want 3: quota, then q1 and q2), dlq %d", v.Calls(), r.dlqCount(t))
+	}
+}
+
+func TestRetryDelayAndIsFailure(t *testing.T) {
+	wait := &handlers.RetryError{Delay: 3 * time.Second, Failure: false, Cause: throttled}
+	if handlers.IsFailure(wait) || !handlers.IsFailure(errors.New("panic")) || !handlers.IsFailure(&handlers.RetryError{Failure: true}) {
+		t.Fatal("IsFailure")
+	}
+	if d := handlers.RetryDelay(0, wait, nil); d != 3*time.Second {
+		t.Fatalf("delay %v", d)
+	}
+	for n := 0; n < 5; n++ {
+		d := handlers.RetryDelay(n, errors.New("lease expired"), nil)
+		lo := time.Duration(float64(time.Second) * float64(int(1)<<n) * 0.5)
+		hi := time.Duration(float64(time.Second) * float64(int(1)<<n) * 1.5)
+		if d < lo || d > hi {
+			t.Fatalf("backoff(%d) = %v, want in [%v, %v]", n, d, lo, hi)
+		}
+	}
+}

@@ -1,0 +1,357 @@
+package vendorclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// dhgjcloud (工匠云) REST API, SPEC §2.3 and vendor doc 002: OAuth2 client
+// credentials, "Authorization: bearer <token>" on every call, and no header
+// the document's sample does not show. The token is shared through Redis by
+// every process (see dhgjcloud_token.go), because each call to
+// /oauth/token invalidates the token everybody else is using.
+
+// DhgjcloudDefaultBaseURL is the production address from the vendor's document.
+const DhgjcloudDefaultBaseURL = "http://saeapi.dhgjcloud.com:18081"
+
+// DhgjcloudConfig configures a dhgjcloud client.
+type DhgjcloudConfig struct {
+	BaseURL      string // default DhgjcloudDefaultBaseURL
+	ClientID     string // required
+	ClientSecret string // required
+	Scope        string // optional, always sent as scope= (empty allowed)
+	// Redis holds the token shared by every process (required).
+	Redis redis.UniversalClient
+	// TokenKey is the Redis key of the shared token, e.g. "vq:{gjy}:dhgj:token"
+	// (required). The lock is TokenKey+":lock"; give TokenKey a hash tag so
+	// both land in one Redis Cluster slot (the scripts touch both).
+	TokenKey string
+	// HTTPClient defaults to NewHTTPClient(Timeout). A client given here must
+	// not add Accept-Encoding (an *http.Transport needs DisableCompression),
+	// because the vendor answers 400 to headers its sample does not show.
+	HTTPClient *http.Client
+	// Timeout bounds one token request (default DefaultTimeout); the token
+	// lock lives Timeout+5s so it cannot expire under a live request.
+	Timeout time.Duration
+}
+
+// Dhgjcloud is a dhgjcloud client; it is safe for concurrent use and
+// implements RecordCreator.
+type Dhgjcloud struct {
+	base          *url.URL
+	clientID      string
+	clientSecret  string
+	scope         string
+	rdb           redis.UniversalClient
+	tokenKey      string
+	lockKey       string
+	hc            *http.Client
+	timeout       time.Duration
+	lockTTL       time.Duration
+	tokenRequests atomic.Int64
+}
+
+var _ RecordCreator = (*Dhgjcloud)(nil)
+
+// NewDhgjcloud checks cfg and returns a client; the error names the bad field.
+func NewDhgjcloud(cfg DhgjcloudConfig) (*Dhgjcloud, error) {
+	switch {
+	case cfg.ClientID == "":
+		return nil, errors.New("vendorclient: dhgjcloud: ClientID is required")
+	case cfg.ClientSecret == "":
+		return nil, errors.New("vendorclient: dhgjcloud: ClientSecret is required")
+	case cfg.Redis == nil:
+		return nil, errors.New("vendorclient: dhgjcloud: Redis is required (the token is shared through it)")
+	case cfg.TokenKey == "":
+		return nil, errors.New("vendorclient: dhgjcloud: TokenKey is required")
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DhgjcloudDefaultBaseURL
+	}
+	base, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" || base.RawQuery != "" || base.Fragment != "" {
+		return nil, errors.New("vendorclient: dhgjcloud: BaseURL must be an absolute http(s) URL without query")
+	}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = NewHTTPClient(timeout)
+	} else if !dhgjNoCompression(hc.Transport) {
+		return nil, errors.New("vendorclient: dhgjcloud: HTTPClient adds Accept-Encoding (set Transport.DisableCompression), which the vendor rejects")
+	}
+	own := *hc // our copy: never follow redirects (a redirected POST loses its body)
+	own.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Dhgjcloud{
+		base:         base,
+		clientID:     cfg.ClientID,
+		clientSecret: cfg.ClientSecret,
+		scope:        cfg.Scope,
+		rdb:          cfg.Redis,
+		tokenKey:     cfg.TokenKey,
+		lockKey:      cfg.TokenKey + ":lock",
+		hc:           &own,
+		timeout:      timeout,
+		lockTTL:      timeout + 5*time.Second,
+	}, nil
+}
+
+// dhgjNoCompression reports whether rt will not add Accept-Encoding: gzip.
+// A nil transport is http.DefaultTransport, which does; a custom
+// RoundTripper is trusted (the caller owns what it sends).
+func dhgjNoCompression(rt http.RoundTripper) bool {
+	if rt == nil {
+		return false
+	}
+	if t, ok := rt.(*http.Transport); ok {
+		return t.DisableCompression
+	}
+	return true
+}
+
+// TokenRequests returns how many calls this instance made to /oauth/token.
+func (c *Dhgjcloud) TokenRequests() int64 { return c.tokenRequests.Load() }
+
+// CreateRecord POSTs data (a JSON object, sent compact as application/json)
+// to {base}/{path}; path is the task's table, the leading "/" optional, sent
+// as is (percent-encoded where needed). On HTTP 401 the shared token is
+// dropped (unless someone already replaced it) and the call is retried once
+// with the next token; a second 401 is a ClassToken error.
+func (c *Dhgjcloud) CreateRecord(ctx context.Context, path string, data json.RawMessage) (RecordResult, error) {
+	u, err := c.recordURL(path)
+	if err != nil {
+		return RecordResult{}, err
+	}
+	body, err := dhgjBody(data)
+	if err != nil {
+		return RecordResult{}, err
+	}
+	for attempt := 1; ; attempt++ {
+		tok, err := c.token(ctx)
+		if err != nil {
+			return RecordResult{}, err
+		}
+		res, err := c.post(ctx, u, body, tok)
+		if ClassOf(err) != ClassToken {
+			return res, err
+		}
+		// 401: "Access Token已失效,重新获取即可". Drop exactly the token we
+		// used, so that many callers failing on it cause one refresh.
+		if ierr := c.invalidate(ctx, tok); ierr != nil {
+			return RecordResult{}, ierr
+		}
+		if attempt == 2 {
+			return RecordResult{}, err
+		}
+	}
+}
+
+// recordURL validates path and joins it to the base URL.
+func (c *Dhgjcloud) recordURL(path string) (string, error) {
+	p := strings.TrimPrefix(path, "/")
+	if p == "" {
+		return "", dhgjBadInput("empty path")
+	}
+	for _, r := range p {
+		if r <= ' ' || r == 0x7f || r == '?' || r == '#' || r == '\\' || r == utf8.RuneError {
+			return "", dhgjBadInput("path has a space, control character, ?, # or \\")
+		}
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return "", dhgjBadInput("path has an empty, . or .. segment")
+		}
+	}
+	// Calling the token endpoint as a "record" would invalidate everybody's token.
+	if strings.EqualFold(p, "oauth/token") {
+		return "", dhgjBadInput("path is the token endpoint")
+	}
+	u := *c.base
+	u.Path = strings.TrimRight(u.Path, "/") + "/" + p
+	u.RawPath = ""
+	return u.String(), nil
+}
+
+// dhgjBody returns data compacted, or a bad_input error when it is not one JSON object.
+func dhgjBody(data json.RawMessage) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, data); err != nil || buf.Len() == 0 || buf.Bytes()[0] != '{' {
+		return nil, dhgjBadInput("data must be a JSON object")
+	}
+	return buf.Bytes(), nil
+}
+
+func dhgjBadInput(why string) error {
+	return &Error{Vendor: VendorDhgjcloud, Class: ClassPermanent, Code: "bad_input", Message: why, Err: ErrBadRequest}
+}
+
+// dhgjMaxAnswer bounds how much of an answer is read.
+const dhgjMaxAnswer = 1 << 20
+
+// post sends one business call with tok and decodes the answer.
+func (c *Dhgjcloud) post(ctx context.Context, u string, body []byte, tok dhgjToken) (RecordResult, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return RecordResult{}, dhgjBadInput("cannot build the request")
+	}
+	// Exactly the sample's headers (Host and Content-Length are added by
+	// net/http). The sample's form content type is for its own example path
+	// ("each API specifies its own"); a record is a JSON object, so JSON.
+	req.Header = http.Header{
+		"Content-Type":  {"application/json; charset=utf-8"},
+		"Authorization": {tok.authorization()},
+		"User-Agent":    {""}, // present but empty: net/http then sends no User-Agent
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return RecordResult{}, transportError(VendorDhgjcloud, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, dhgjMaxAnswer))
+	if err != nil {
+		return RecordResult{}, transportError(VendorDhgjcloud, err)
+	}
+	return decodeDhgjcloud(resp.StatusCode, resp.Header, b)
+}
+
+// dhgjAnswer is the envelope of a business answer. Fields are raw so that a
+// field of an unexpected type does not hide the code.
+type dhgjAnswer struct {
+	Code    json.RawMessage `json:"code"`
+	Message json.RawMessage `json:"message"`
+	Data    json.RawMessage `json:"data"`
+	ID      json.RawMessage `json:"id"`
+}
+
+// decodeDhgjcloud classifies a business answer (pure, fuzzed):
+// HTTP 200 + code 200 is success; HTTP 200 + another code is that business
+// error; another HTTP status is classified by the status (401 token,
+// 429 throttled, 5xx transient, the rest permanent).
+func decodeDhgjcloud(status int, h http.Header, body []byte) (RecordResult, error) {
+	if status < 200 || status > 299 {
+		return RecordResult{}, dhgjStatusError(status, h, body, "http_")
+	}
+	var a dhgjAnswer
+	if err := json.Unmarshal(body, &a); err != nil {
+		return RecordResult{}, malformed(VendorDhgjcloud, status, "body is not a JSON object")
+	}
+	code, ok := dhgjInt(a.Code)
+	if !ok {
+		return RecordResult{}, malformed(VendorDhgjcloud, status, "no numeric code")
+	}
+	if code == 200 {
+		return RecordResult{ID: dhgjID(a.Data, a.ID)}, nil
+	}
+	e := &Error{Vendor: VendorDhgjcloud, Code: strconv.FormatInt(code, 10), Message: dhgjText(dhgjString(a.Message))}
+	// The document has no table of business codes; codes that mirror the
+	// HTTP statuses it does describe get those statuses' meaning.
+	switch {
+	case code == 401:
+		e.Class, e.Message = ClassToken, "token rejected"
+	case code == 429:
+		e.Class, e.Delay = ClassThrottled, retryAfter(h, time.Now())
+	case code >= 500 && code <= 599:
+		e.Class = ClassTransient
+	default:
+		e.Class = ClassPermanent
+	}
+	return RecordResult{}, e
+}
+
+// dhgjStatusError classifies a non-2xx answer; prefix is "http_" for
+// business calls and "token_http_" for the token endpoint.
+func dhgjStatusError(status int, h http.Header, body []byte, prefix string) error {
+	e := AsError(httpStatusError(VendorDhgjcloud, &http.Response{StatusCode: status, Header: h}, ""))
+	e.Code = prefix + strconv.Itoa(status)
+	var a struct {
+		Message json.RawMessage `json:"message"`
+		Error   json.RawMessage `json:"error"`
+	}
+	_ = json.Unmarshal(body, &a)
+	switch {
+	case status == http.StatusUnauthorized:
+		// Never the vendor's text here: OAuth2 servers echo the rejected
+		// token ("Invalid access token: …") into it.
+		e.Message = "unauthorized"
+		if prefix != "http_" {
+			e.Message = "client credentials rejected"
+		}
+	case dhgjString(a.Message) != "":
+		e.Message = dhgjText(dhgjString(a.Message))
+	case dhgjString(a.Error) != "":
+		e.Message = dhgjText(dhgjString(a.Error))
+	default:
+		e.Message = http.StatusText(status)
+	}
+	if prefix != "http_" && status == http.StatusUnauthorized {
+		e.Class = ClassPermanent // bad client credentials: retrying cannot help
+	}
+	return e
+}
+
+// dhgjInt reads a JSON integer, or a string holding one.
+func dhgjInt(raw json.RawMessage) (int64, bool) {
+	s := string(bytes.TrimSpace(raw))
+	if u, err := strconv.Unquote(s); err == nil && strings.HasPrefix(s, `"`) {
+		s = strings.TrimSpace(u)
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}
+
+// dhgjString returns a JSON string's value, "" for anything else.
+func dhgjString(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// dhgjID returns data.id, or the top-level id, as text ("" when absent).
+func dhgjID(data, id json.RawMessage) string {
+	var d struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(data, &d) == nil {
+		if s := dhgjScalar(d.ID); s != "" {
+			return s
+		}
+	}
+	return dhgjScalar(id)
+}
+
+// dhgjScalar returns a JSON string or number as text.
+func dhgjScalar(raw json.RawMessage) string {
+	if s := dhgjString(raw); s != "" {
+		return s
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
+	}
+	return ""
+}
+
+// dhgjText bounds a vendor message (valid UTF-8, at most 200 characters).
+func dhgjText(s string) string {
+	s = strings.ToValidUTF8(strings.TrimSpace(s), "\uFFFD")
+	if utf8.RuneCountInString(s) <= 200 {
+		return s
+	}
+	return string([]rune(s)[:200]) + "…"
+}
