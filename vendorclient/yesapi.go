@@ -1,0 +1,246 @@
+package vendorclient
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// yesapi (小白开放平台/果创云) App.Table.Create, SPEC §2.2 and
+// vendor-docs/001_7aa56b7511505568.txt.
+
+const (
+	yesapiDefaultBase = "http://api.okayapi.com/"
+	yesapiService     = "App.Table.Create"
+)
+
+// YesapiConfig configures one yesapi app.
+type YesapiConfig struct {
+	BaseURL   string // default "http://api.okayapi.com/"
+	AppKey    string // required
+	AppSecret string // required; signs requests and verifies _auth, never sent, never logged
+	// HTTPClient nil = NewHTTPClient(Timeout).
+	HTTPClient *http.Client
+	Timeout    time.Duration // bounds each call; 0 = DefaultTimeout
+}
+
+// Yesapi creates rows through yesapi's App.Table.Create.
+type Yesapi struct {
+	url     string // base with its trailing slash: params go in the POST body, never the URL
+	appKey  string
+	secret  string
+	hc      *http.Client
+	timeout time.Duration
+}
+
+var _ RecordCreator = (*Yesapi)(nil)
+
+// NewYesapi checks cfg and returns a client. The error names the missing or bad field.
+func NewYesapi(cfg YesapiConfig) (*Yesapi, error) {
+	switch {
+	case cfg.AppKey == "":
+		return nil, errors.New("yesapi: AppKey is required")
+	case cfg.AppSecret == "":
+		return nil, errors.New("yesapi: AppSecret is required")
+	}
+	base := cfg.BaseURL
+	if base == "" {
+		base = yesapiDefaultBase
+	}
+	if err := tblCheckBase(base); err != nil {
+		return nil, fmt.Errorf("yesapi: BaseURL: %w", err)
+	}
+	if !strings.HasSuffix(base, "/") {
+		base += "/" // the document's endpoint is {你的接口域名}/
+	}
+	c := &Yesapi{url: base, appKey: cfg.AppKey, secret: cfg.AppSecret, hc: cfg.HTTPClient, timeout: cfg.Timeout}
+	if c.timeout <= 0 {
+		c.timeout = DefaultTimeout
+	}
+	if c.hc == nil {
+		c.hc = NewHTTPClient(c.timeout)
+	}
+	return c, nil
+}
+
+// CreateRecord creates one row in the table modelName; data must be a JSON
+// object. The form is POSTed (a long GET URL fails with HTTP 414).
+func (c *Yesapi) CreateRecord(ctx context.Context, modelName string, data json.RawMessage) (RecordResult, error) {
+	if err := tblCheckName(modelName); err != nil {
+		return RecordResult{}, tblBadInput(VendorYesapi, "model_name "+err.Error())
+	}
+	obj, err := tblObject(VendorYesapi, data)
+	if err != nil {
+		return RecordResult{}, err
+	}
+	params := map[string]string{
+		"s":          yesapiService,
+		"model_name": modelName,
+		"data":       string(obj),
+		"app_key":    c.appKey,
+	}
+	params["sign"] = YesapiSign(params, c.secret)
+	form := url.Values{}
+	for k, v := range params {
+		form.Set(k, v)
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/x-www-form-urlencoded")
+	status, rh, answer, err := tblExchange(ctx, c.hc, c.timeout, VendorYesapi, c.url, h, []byte(form.Encode()))
+	if err != nil {
+		return RecordResult{}, err
+	}
+	res, err := decodeYesapi(status, rh, answer, c.secret)
+	return res, tblScrub(err, c.secret, c.appKey)
+}
+
+// YesapiSign is the request signature of the document's PHP/Python/JS
+// samples: the values of every parameter except sign, ordered by parameter
+// name (byte order, as Python's sorted and JS's sort do for ASCII names),
+// concatenated, followed by the app secret; MD5, upper-case hex.
+func YesapiSign(params map[string]string, appSecret string) string {
+	names := make([]string, 0, len(params))
+	for k := range params {
+		if k != "sign" {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	h := md5.New()
+	for _, k := range names {
+		h.Write([]byte(params[k]))
+	}
+	h.Write([]byte(appSecret))
+	return strings.ToUpper(hex.EncodeToString(h.Sum(nil)))
+}
+
+// YesapiAuth is the answer's reverse signature _auth: lower-case hex
+// md5(raw JSON text of data + _t + app secret). rawData must be the bytes of
+// the data member exactly as received (re-encoding changes them).
+func YesapiAuth(rawData []byte, t string, appSecret string) string {
+	h := md5.New()
+	h.Write(rawData)
+	h.Write([]byte(t))
+	h.Write([]byte(appSecret))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// yesRetMessage is the document's description of every ret code; its keys
+// are the documented codes.
+var yesRetMessage = map[int]string{
+	400: "非法请求，参数错误",
+	401: "用户未登录，或登录凭证已过期",
+	402: "IP已被黑名单拦截",
+	403: "IP未命中白名单",
+	404: "接口服务不存在",
+	406: "非法app_key",
+	407: "当前应用已过期",
+	408: "当前应用存在异常，已被封号",
+	409: "签名错误",
+	410: "权限不足，非系统管理员",
+	411: "权限不足，应用管理员未登录",
+	412: "权限不足，非应用管理员",
+	413: "本月接口流量超出，已被临时冻结",
+	414: "并发过高",
+	415: "接口已被开发者关闭",
+	416: "权限不足，个人免费版套餐无法使用专业版接口",
+	417: "子应用异常",
+	500: "小白接口异常",
+}
+
+// yesRetClass maps a ret code to its class (SPEC §2.2, §2.5).
+func yesRetClass(ret int) Class {
+	switch {
+	case ret == 413:
+		return ClassQuota
+	case ret == 414:
+		return ClassThrottled
+	case ret >= 500 && ret <= 599:
+		return ClassTransient
+	default: // every other documented 4xx, and anything undocumented: a retry will not help
+		return ClassPermanent
+	}
+}
+
+// yesEnvelope is the outer answer. Every member stays raw: data must be
+// hashed as received, and the vendor's samples disagree on types (id is a
+// number in one, a string in another).
+type yesEnvelope struct {
+	Ret  json.RawMessage `json:"ret"`
+	Data json.RawMessage `json:"data"`
+	Msg  json.RawMessage `json:"msg"`
+	T    json.RawMessage `json:"_t"`
+	Auth json.RawMessage `json:"_auth"`
+}
+
+// decodeYesapi classifies one answer, verifying _auth with appSecret when
+// the answer carries one. It is pure (no I/O) so it can be fuzzed.
+func decodeYesapi(status int, h http.Header, body []byte, appSecret string) (RecordResult, error) {
+	var env yesEnvelope
+	perr := json.Unmarshal(body, &env)
+	ret, hasRet := tblInt(env.Ret)
+	if status != http.StatusOK {
+		// The vendor answers in its envelope with HTTP 200; a proxy or web
+		// server in front answers bare statuses (e.g. HTTP 414 URI Too
+		// Long). Trust the envelope only when it says what went wrong.
+		if perr != nil || !hasRet || ret == 200 {
+			return RecordResult{}, httpStatusError(VendorYesapi, &http.Response{StatusCode: status, Header: h}, "")
+		}
+	}
+	if perr != nil {
+		return RecordResult{}, malformed(VendorYesapi, status, "answer is not a JSON object")
+	}
+	if !hasRet {
+		return RecordResult{}, malformed(VendorYesapi, status, "answer has no ret")
+	}
+	// _auth is checked on ret 200 answers, the ones whose data we act on (a
+	// success, or err_code). Error rets are reported as they are: with a
+	// wrong secret our sign gets ret 409 and our _auth check must fail too,
+	// and "409 签名错误" is what the operator needs to see, not bad_auth.
+	// (Nor does _auth cover ret itself: it signs data and _t only.)
+	if auth, t := tblText(env.Auth), tblText(env.T); ret == 200 && auth != "" && t != "" {
+		if !strings.EqualFold(auth, YesapiAuth(env.Data, t, appSecret)) {
+			return RecordResult{}, &Error{Vendor: VendorYesapi, Class: ClassTransient, Code: "bad_auth",
+				Message: "_auth does not match the answer", Err: ErrUntrustedAnswer}
+		}
+	}
+	if ret != 200 {
+		msg := tblMessage(tblText(env.Msg))
+		if msg == "" {
+			msg = yesRetMessage[ret]
+		}
+		e := &Error{Vendor: VendorYesapi, Class: yesRetClass(ret), Code: strconv.Itoa(ret), Message: msg}
+		if e.Class == ClassThrottled {
+			e.Delay = retryAfter(h, time.Now())
+		}
+		return RecordResult{}, e
+	}
+	var d struct {
+		ErrCode json.RawMessage `json:"err_code"`
+		ErrMsg  json.RawMessage `json:"err_msg"`
+		ID      json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(env.Data, &d) != nil {
+		return RecordResult{}, malformed(VendorYesapi, status, "data is not an object")
+	}
+	errCode, ok := tblInt(d.ErrCode)
+	if !ok {
+		return RecordResult{}, malformed(VendorYesapi, status, "data has no err_code")
+	}
+	if errCode != 0 {
+		// 1: fields do not fit the table; 2: blocked by an app rule; both
+		// permanent, and so is any undocumented code.
+		code := "err_code_" + strconv.Itoa(errCode)
+		return RecordResult{}, &Error{Vendor: VendorYesapi, Class: ClassPermanent, Code: code, Message: tblMessage(tblText(d.ErrMsg))}
+	}
+	return RecordResult{ID: tblText(d.ID)}, nil
+}
