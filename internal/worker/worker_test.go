@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -27,7 +28,10 @@ import (
 
 var srv *redistest.Server
 
-func TestMain(m *testing.M) { redistest.Main(m, &srv) }
+func TestMain(m *testing.M) {
+	worker.RouteRedisLogs(zerolog.Nop())
+	redistest.Main(m, &srv)
+}
 
 type env struct {
 	sim  *vendorsim.Sim
@@ -65,7 +69,7 @@ func (e *env) startWorker(t *testing.T) *worker.Worker {
 	rdb := conn.NewClient()
 	t.Cleanup(func() { _ = rdb.Close() })
 	w, err := worker.New(e.cfg, conn, rdb, worker.Options{
-		Log: zerolog.Nop(), PollInterval: 50 * time.Millisecond, ShutdownTimeout: 5 * time.Second,
+		Log: testLog(t), PollInterval: 50 * time.Millisecond, ShutdownTimeout: 5 * time.Second,
 		ThrottleInitial: 5 * time.Millisecond, ThrottleMax: 50 * time.Millisecond,
 	})
 	if err != nil {
@@ -261,7 +265,11 @@ func TestRedisRestartMidRun(t *testing.T) {
 		a := e.sim.Stats()[vendorsim.TargetDhgjcloud].Accepted
 		return a >= 80, fmt.Sprintf("accepted %d", a)
 	})
-	if err := aof.Restart(); err != nil {
+	// Down for two seconds: longer than go-redis's own retries, so the
+	// worker sees errors and must reconnect by itself.
+	aof.Crash()
+	time.Sleep(2 * time.Second)
+	if err := aof.Relaunch(); err != nil {
 		t.Fatal(err)
 	}
 	e.drained(t, "gjy", 3*time.Minute)
@@ -293,4 +301,12 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return string(s.b)
+}
+
+// testLog shows warnings and errors in the test output (VQ_TEST_LOG=debug shows all).
+func testLog(t *testing.T) zerolog.Logger {
+	if os.Getenv("VQ_TEST_LOG") == "" {
+		return zerolog.Nop()
+	}
+	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 }

@@ -62,6 +62,8 @@ type Flags struct {
 	BearerToken string
 	ReadOnly    bool
 	API         string
+
+	APITokenFile string // file holding the API bearer token (else $VENDORQ_API_TOKEN)
 }
 
 // Main runs the worker until ctx is cancelled and returns the exit code.
@@ -102,7 +104,8 @@ Exit codes: 0 ok; 1 runtime failure; 2 usage or config error; 3 Redis unreachabl
 	fl.StringVar(&f.BasicAuth, "dashboard-basic-auth", "", "USER:PASSWORD required by the dashboard (default $VENDORQ_DASHBOARD_BASIC_AUTH)")
 	fl.StringVar(&f.BearerToken, "dashboard-token", "", "bearer token required by the dashboard (default $VENDORQ_DASHBOARD_TOKEN)")
 	fl.BoolVar(&f.ReadOnly, "read-only", false, "dashboard shows but cannot change anything")
-	fl.StringVar(&f.API, "api", "", "serve the HTTP enqueue API on ADDR")
+	fl.StringVar(&f.API, "api", "", "serve the HTTP enqueue API on ADDR (bearer token from $VENDORQ_API_TOKEN or --api-token-file)")
+	fl.StringVar(&f.APITokenFile, "api-token-file", "", "file holding the API's bearer token (default $VENDORQ_API_TOKEN)")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fail(ExitUsage, "%v", err) })
 	cmd.SetArgs(args)
 	cmd.SetOut(env.Stdout)
@@ -153,6 +156,7 @@ func run(ctx context.Context, f *Flags, env Env) error {
 	if err != nil {
 		return err
 	}
+	worker.RouteRedisLogs(log)
 	if f.Dev {
 		return runDev(ctx, f, env, log)
 	}
