@@ -153,11 +153,13 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-// noteAttempt records the first-attempt time and counts calls, for the DLQ entry.
-func (r *run) noteAttempt(ctx context.Context) {
+// noteAttempt records the first-attempt time and counts calls, for the DLQ
+// entry. It runs after the call: between a booked slot and the call nothing
+// may add latency, or calls bunch up at the vendor.
+func (r *run) noteAttempt(ctx context.Context, at time.Time) {
 	k := keys.Attempts(r.h.ep)
 	pipe := r.h.d.Redis.Pipeline()
-	pipe.HSetNX(ctx, k, r.id+":first", time.Now().UnixMilli())
+	pipe.HSetNX(ctx, k, r.id+":first", at.UnixMilli())
 	pipe.HIncrBy(ctx, k, r.id+":calls", 1)
 	_, _ = pipe.Exec(ctx) // bookkeeping only: never fail a call for it
 }

@@ -27,10 +27,10 @@ func (r *run) record(ctx context.Context) error {
 		if err := r.acquire(ctx); err != nil {
 			return err
 		}
-		r.noteAttempt(ctx)
 		start := time.Now()
 		res, err := r.h.d.Records.CreateRecord(ctx, p.Table, p.Data)
 		took := time.Since(start)
+		r.noteAttempt(ctx, start)
 		if err == nil {
 			r.observe("ok", okCode(res.Warning), took)
 			r.finish(ctx)

@@ -51,13 +51,13 @@ func (r *run) sms(ctx context.Context) error {
 			if err := r.acquire(ctx); err != nil {
 				return err
 			}
-			r.noteAttempt(ctx)
 			start := time.Now()
 			err := r.h.d.SMS.Send(ctx, vendorclient.SMS{
 				MsgID: vendorclient.MsgID(r.id, phone), Phone: phone, Content: p.Content,
 				Sign: p.Sign, Subcode: p.Subcode, Sendtime: p.Sendtime,
 			})
 			took := time.Since(start)
+			r.noteAttempt(ctx, start)
 			r.observe(classOf(err), codeOf(err), took)
 			if err == nil {
 				pipe := r.h.d.Redis.Pipeline()

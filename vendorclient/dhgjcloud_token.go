@@ -338,9 +338,11 @@ func dhgjVisible(s string) bool {
 
 // dhgjCacheTTL is how long a token of the given life stays in the shared
 // cache: the life minus a safety margin for transit and clock drift of 1%
-// of the life, at least 2 s and at most 60 s, and never more than half of it.
+// of the life, at least 200 ms and at most 60 s, and never more than a tenth
+// of it (a bigger margin on a short life refreshes, and so invalidates the
+// token every process holds, more often than the vendor requires).
 func dhgjCacheTTL(life time.Duration) time.Duration {
-	return life - min(max(life/100, 2*time.Second), time.Minute, life/2)
+	return life - min(max(life/100, 200*time.Millisecond), time.Minute, life/10)
 }
 
 // dhgjParseCached decodes a cached token record.

@@ -138,8 +138,10 @@ var (
 	builtDir string
 )
 
-// Binary builds ./cmd/<name> once per test process (with -race when the
-// test runs with it) and returns its path.
+// Binary builds ./cmd/<name> once per test process and returns its path.
+// The binaries are built without -race even under `go test -race`: the
+// in-process tests cover races, and multi-process tests measure timing
+// (rate-limit windows) that the race detector's slowdown would distort.
 func Binary(t testing.TB, name string) string {
 	t.Helper()
 	buildMu.Lock()
@@ -156,11 +158,7 @@ func Binary(t testing.TB, name string) string {
 		return out
 	}
 	root := moduleRoot(t)
-	args := []string{"build", "-o", out}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	args = append(args, "./cmd/"+name)
+	args := []string{"build", "-o", out, "./cmd/" + name}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", args...)

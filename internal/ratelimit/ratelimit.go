@@ -7,9 +7,11 @@
 // and books the caller's slot; the caller then sleeps until its slot. So a
 // granted call costs one Redis round trip, however many workers wait.
 //
-// Adaptive: a throttled answer cuts the endpoint's rate (halving it, down to
-// MinFactor) and it recovers by RecoverStep every RecoverEvery; a vendor's
-// Retry-After holds the whole bucket until then.
+// Adaptive: a throttled answer cuts the endpoint's rate (by Cut, at most
+// once per Debounce, down to MinFactor), so a vendor that keeps refusing is
+// soon called far more slowly, while one refusal caused by network jitter
+// costs little; the rate recovers by RecoverStep every RecoverEvery. A
+// vendor's Retry-After holds the whole bucket until then.
 package ratelimit
 
 import (
@@ -44,28 +46,33 @@ func (e *WaitError) Unwrap() error { return e.Reason }
 
 // Tuning of the adaptive cut; defaults are used for zero values.
 type Tuning struct {
-	// Safety stretches the spacing of calls by this fraction so that network
-	// jitter between our clock and the vendor's never puts rate+1 calls in a
-	// vendor's 1-second window (default 0.02 → 98% of the rate).
+	// Safety stretches the spacing of calls by this fraction so that jitter
+	// between booking a slot and the call reaching the vendor (scheduling,
+	// network) does not put rate+1 calls in a vendor's 1-second window: at
+	// 5/s, 0.04 tolerates 40 ms of jitter and uses 96% of the rate.
 	Safety       float64
-	MinFactor    float64       // lowest cut (default 0.1 of the rate)
-	RecoverStep  float64       // rate fraction regained per step (default 0.1)
-	RecoverEvery time.Duration // step length (default 2s)
+	Cut          float64       // factor applied per throttled answer (default 0.8)
+	MinFactor    float64       // lowest factor (default 0.1 of the rate)
+	RecoverStep  float64       // rate fraction regained per step (default 0.05)
+	RecoverEvery time.Duration // step length (default 1s)
 	Debounce     time.Duration // throttles closer than this to the last cut cut once (default 1s)
 }
 
 func (t Tuning) withDefaults() Tuning {
 	if t.Safety == 0 {
-		t.Safety = 0.02
+		t.Safety = 0.04
+	}
+	if t.Cut == 0 {
+		t.Cut = 0.8
 	}
 	if t.MinFactor == 0 {
 		t.MinFactor = 0.1
 	}
 	if t.RecoverStep == 0 {
-		t.RecoverStep = 0.1
+		t.RecoverStep = 0.05
 	}
 	if t.RecoverEvery == 0 {
-		t.RecoverEvery = 2 * time.Second
+		t.RecoverEvery = time.Second
 	}
 	if t.Debounce == 0 {
 		t.Debounce = time.Second
@@ -195,6 +202,7 @@ func (b *Bucket) Wait(ctx context.Context, horizon time.Duration) (Grant, error)
 // KEYS[1] adapt hash {cut, at}; KEYS[2] bucket (TAT, µs)
 // ARGV[1] min factor; ARGV[2] debounce µs; ARGV[3] recover step; ARGV[4] recover period µs
 // ARGV[5] hold µs: no slot before now+hold (the vendor's Retry-After; 0 = none)
+// ARGV[6] cut: factor multiplied in per throttled answer
 // Returns the factor now in force, in permille.
 var throttleScript = redis.NewScript(`
 local t = redis.call("TIME")
@@ -208,7 +216,7 @@ if cut[1] then
   if factor > 1 then factor = 1.0 end
 end
 if not cut[1] or now - at >= tonumber(ARGV[2]) then
-  factor = factor / 2
+  factor = factor * tonumber(ARGV[6])
   if factor < tonumber(ARGV[1]) then factor = tonumber(ARGV[1]) end
   redis.call("HSET", KEYS[1], "cut", tostring(factor), "at", string.format("%.0f", now))
   local steps = math.ceil((1 - factor) / tonumber(ARGV[3])) + 1
@@ -232,7 +240,8 @@ func (b *Bucket) Throttled(ctx context.Context, hold time.Duration) (float64, er
 	t := b.tune
 	res, err := throttleScript.Run(ctx, b.rdb, []string{b.keys[2], b.keys[0]},
 		strconv.FormatFloat(t.MinFactor, 'f', -1, 64), t.Debounce.Microseconds(),
-		strconv.FormatFloat(t.RecoverStep, 'f', -1, 64), t.RecoverEvery.Microseconds(), hold.Microseconds()).Int64()
+		strconv.FormatFloat(t.RecoverStep, 'f', -1, 64), t.RecoverEvery.Microseconds(), hold.Microseconds(),
+		strconv.FormatFloat(t.Cut, 'f', -1, 64)).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("ratelimit %s: %w", b.endpoint, err)
 	}

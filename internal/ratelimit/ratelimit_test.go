@@ -104,7 +104,7 @@ func TestHorizonAndPause(t *testing.T) {
 func TestThrottleCutsDebouncesAndRecovers(t *testing.T) {
 	db := srv.FreshDB(t)
 	ctx := context.Background()
-	tune := Tuning{RecoverEvery: 200 * time.Millisecond, Debounce: time.Hour}
+	tune := Tuning{Cut: 0.5, RecoverStep: 0.1, RecoverEvery: 200 * time.Millisecond, Debounce: time.Hour}
 	b := New(newClient(t, db), "ep", 100, 1, tune)
 	f, err := b.Throttled(ctx, 0)
 	if err != nil || f != 0.5 {

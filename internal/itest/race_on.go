@@ -1,5 +1,0 @@
-//go:build race
-
-package itest
-
-const raceEnabled = true
