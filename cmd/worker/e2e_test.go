@@ -42,7 +42,7 @@ type rig struct {
 	in      *asynq.Inspector
 }
 
-func newRig(t *testing.T, sc vendorsim.Config, over map[string]itest.Endpoint) *rig {
+func newRig(t testing.TB, sc vendorsim.Config, over map[string]itest.Endpoint) *rig {
 	t.Helper()
 	sim := vendorsim.New(sc)
 	arr := &arrivals{}
@@ -64,7 +64,7 @@ func newRig(t *testing.T, sc vendorsim.Config, over map[string]itest.Endpoint) *
 }
 
 // worker starts one worker process; it is killed when the test ends.
-func (r *rig) worker(t *testing.T, name string) *exec.Cmd {
+func (r *rig) worker(t testing.TB, name string) *exec.Cmd {
 	t.Helper()
 	bin := itest.Binary(t, "worker")
 	logf, err := os.Create(filepath.Join(r.dir, name+".log"))
@@ -101,7 +101,7 @@ func tail(s string, n int) string {
 	return s
 }
 
-func (r *rig) enqueue(t *testing.T, ep, table, prefix string, n int) {
+func (r *rig) enqueue(t testing.TB, ep, table, prefix string, n int) {
 	t.Helper()
 	items := make([]producer.Item, 0, n)
 	for i := 0; i < n; i++ {

@@ -44,7 +44,7 @@ type env struct {
 	dlq  *dlq.Store
 }
 
-func newEnv(t *testing.T, s *redistest.Server, simCfg vendorsim.Config, over map[string]itest.Endpoint) *env {
+func newEnv(t testing.TB, s *redistest.Server, simCfg vendorsim.Config, over map[string]itest.Endpoint) *env {
 	t.Helper()
 	sim := vendorsim.New(simCfg)
 	hs := httptest.NewServer(sim)
@@ -63,7 +63,7 @@ func newEnv(t *testing.T, s *redistest.Server, simCfg vendorsim.Config, over map
 	return &env{sim: sim, url: hs.URL, rurl: rurl, cfg: cfg, rdb: rdb, prod: producer.New(cfg, client, rdb), in: in, dlq: dlq.New(rdb)}
 }
 
-func (e *env) startWorker(t *testing.T) *worker.Worker {
+func (e *env) startWorker(t testing.TB) *worker.Worker {
 	t.Helper()
 	conn, _ := redisconn.Parse(e.rurl)
 	rdb := conn.NewClient()
@@ -91,7 +91,7 @@ func (e *env) record(t *testing.T, ep, table, key string, i int) {
 }
 
 // enqueueMany enqueues n record tasks with keys prefix-i, in parallel batches.
-func (e *env) enqueueMany(t *testing.T, ep, table, prefix string, n int) {
+func (e *env) enqueueMany(t testing.TB, ep, table, prefix string, n int) {
 	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
@@ -122,7 +122,7 @@ func (e *env) enqueueMany(t *testing.T, ep, table, prefix string, n int) {
 	}
 }
 
-func (e *env) drained(t *testing.T, ep string, timeout time.Duration) {
+func (e *env) drained(t testing.TB, ep string, timeout time.Duration) {
 	t.Helper()
 	itest.Eventually(t, timeout, func() (bool, string) { return itest.Drained(e.in, ep) })
 }
@@ -304,7 +304,7 @@ func (s *syncBuffer) String() string {
 }
 
 // testLog shows warnings and errors in the test output (VQ_TEST_LOG=debug shows all).
-func testLog(t *testing.T) zerolog.Logger {
+func testLog(t testing.TB) zerolog.Logger {
 	if os.Getenv("VQ_TEST_LOG") == "" {
 		return zerolog.Nop()
 	}
