@@ -15,8 +15,8 @@ import (
 	"github.com/vendorq/vendorq/internal/dlq"
 	"github.com/vendorq/vendorq/internal/itest"
 	"github.com/vendorq/vendorq/internal/keys"
-	"github.com/vendorq/vendorq/internal/redistest"
 	"github.com/vendorq/vendorq/internal/redisconn"
+	"github.com/vendorq/vendorq/internal/redistest"
 	"github.com/vendorq/vendorq/tasks"
 )
 

@@ -100,7 +100,7 @@ func (p *Producer) Enqueue(ctx context.Context, t *asynq.Task, endpoint, key str
 	if id != "" {
 		n, err := p.rdb.Exists(ctx, keys.Dedupe(endpoint, id)).Result()
 		if err != nil {
-			return Result{}, fmt.Errorf("%w: dedupe check: %v", ErrRedis, err)
+			return Result{}, fmt.Errorf("%w: dedupe check: %w", ErrRedis, err)
 		}
 		if n > 0 {
 			return Result{TaskID: id, Duplicate: true}, nil
@@ -116,7 +116,7 @@ func (p *Producer) enqueueChecked(ctx context.Context, t *asynq.Task, id string)
 	case errors.Is(err, asynq.ErrTaskIDConflict), errors.Is(err, asynq.ErrDuplicateTask):
 		return Result{TaskID: id, Duplicate: true}, nil
 	case err != nil:
-		return Result{}, fmt.Errorf("%w: enqueue: %v", ErrRedis, err)
+		return Result{}, fmt.Errorf("%w: enqueue: %w", ErrRedis, err)
 	}
 	return Result{TaskID: info.ID}, nil
 }
@@ -143,7 +143,7 @@ func (p *Producer) EnqueueBatch(ctx context.Context, items []Item) (results []Re
 	}
 	if pipe.Len() > 0 {
 		if _, err := pipe.Exec(ctx); err != nil {
-			return results, done, fmt.Errorf("%w: dedupe check: %v", ErrRedis, err)
+			return results, done, fmt.Errorf("%w: dedupe check: %w", ErrRedis, err)
 		}
 	}
 	for i, it := range items {

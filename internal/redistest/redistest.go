@@ -49,11 +49,9 @@ const databases = 64
 
 // Start launches redis-server and waits (at most 10 s) until it answers PING.
 func Start(opts Options) (*Server, error) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
+	if _, err := exec.LookPath("redis-server"); err != nil {
 		return nil, ErrNoRedisServer
 	}
-	_ = bin
 	s := &Server{opts: opts, Dir: opts.Dir, Port: opts.Port}
 	if s.Dir == "" {
 		d, err := os.MkdirTemp("", "redistest-")
@@ -105,7 +103,8 @@ func (s *Server) args() []string {
 }
 
 func (s *Server) launch() error {
-	cmd := exec.Command("redis-server", s.args()...)
+	// Not CommandContext: the server outlives this call; kill() stops it.
+	cmd := exec.Command("redis-server", s.args()...) //nolint:noctx
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("redistest: start redis-server: %w", err)
 	}
@@ -203,7 +202,7 @@ func (s *Server) Client(tb testing.TB, db int) *redis.Client {
 
 // FreePort returns a TCP port that was free on 127.0.0.1 a moment ago.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("redistest: free port: %w", err)
 	}

@@ -117,15 +117,3 @@ func (w *window) add(now time.Time) int {
 	}
 	return len(w.times)
 }
-
-// count returns the number of events in (now-width, now] without adding one.
-func (w *window) count(now time.Time) int {
-	cut := now.Add(-w.width)
-	n := 0
-	for _, t := range w.times {
-		if t.After(cut) {
-			n++
-		}
-	}
-	return n
-}

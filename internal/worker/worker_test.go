@@ -82,14 +82,6 @@ func (e *env) startWorker(t testing.TB) *worker.Worker {
 	return w
 }
 
-func (e *env) record(t *testing.T, ep, table, key string, i int) {
-	t.Helper()
-	_, err := e.prod.Record(context.Background(), tasks.RecordCreate{Endpoint: ep, Table: table, Data: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i)), Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // enqueueMany enqueues n record tasks with keys prefix-i, in parallel batches.
 func (e *env) enqueueMany(t testing.TB, ep, table, prefix string, n int) {
 	t.Helper()
