@@ -1,0 +1,132 @@
+package dashboards
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vendorq/vendorq/internal/dlq"
+)
+
+// Names of the series the Collector reads from Redis at scrape time.
+const (
+	NameDeadLetterSize = "vendorq_dead_letter_size"
+	NameQueueSize      = "vendorq_queue_size"
+	NameRedisUp        = "vendorq_redis_up"
+)
+
+// QueueStates are the asynq task states reported by vendorq_queue_size.
+var QueueStates = []string{"pending", "active", "scheduled", "retry", "archived", "completed"}
+
+// scrapeTimeout bounds the Redis reads of one scrape.
+const scrapeTimeout = 5 * time.Second
+
+// QueueInspector is the part of *asynq.Inspector the Collector reads.
+type QueueInspector interface {
+	Queues() ([]string, error)
+	GetQueueInfo(queue string) (*asynq.QueueInfo, error)
+}
+
+// Collector reports, at every scrape, the dead-letter size of every endpoint
+// (dlq.Store.Count) and its queue size by state (asynq's Inspector). Both
+// live in Redis, so they are true for the whole fleet, not one process, and
+// are read when asked rather than counted by each worker.
+type Collector struct {
+	store     *dlq.Store
+	inspector QueueInspector
+	endpoints []string
+
+	deadLetters *prometheus.Desc
+	queueSize   *prometheus.Desc
+	redisUp     *prometheus.Desc
+}
+
+// NewCollector reports on endpoints (the configured ones; endpoints found
+// only in the dead-letter store are added at scrape time).
+func NewCollector(store *dlq.Store, inspector QueueInspector, endpoints []string) *Collector {
+	return &Collector{
+		store: store, inspector: inspector, endpoints: append([]string(nil), endpoints...),
+		deadLetters: prometheus.NewDesc(NameDeadLetterSize, "Tasks in the dead-letter queue (durable, fleet-wide).", []string{"endpoint"}, nil),
+		queueSize:   prometheus.NewDesc(NameQueueSize, "Tasks in the endpoint's asynq queue by state (fleet-wide).", []string{"endpoint", "state"}, nil),
+		redisUp:     prometheus.NewDesc(NameRedisUp, "1 when the last scrape could read Redis, else 0.", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.deadLetters
+	ch <- c.queueSize
+	ch <- c.redisUp
+}
+
+// Collect implements prometheus.Collector. A Redis failure is reported as
+// vendorq_redis_up 0 rather than failing the whole scrape, so that the
+// in-process series (calls, latency) still reach Prometheus.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	up := 1.0
+	eps := c.endpoints
+	if extra, err := c.store.Endpoints(ctx); err == nil {
+		eps = union(eps, extra)
+	} else {
+		up = 0
+	}
+	for _, ep := range eps {
+		n, err := c.store.Count(ctx, ep)
+		if err != nil {
+			up = 0
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(c.deadLetters, prometheus.GaugeValue, float64(n), ep)
+	}
+	if !c.collectQueues(ch) {
+		up = 0
+	}
+	ch <- prometheus.MustNewConstMetric(c.redisUp, prometheus.GaugeValue, up)
+}
+
+// collectQueues reports every configured endpoint's queue by state; a queue
+// asynq has never seen is reported empty. It returns false on a Redis error.
+func (c *Collector) collectQueues(ch chan<- prometheus.Metric) bool {
+	known, err := c.inspector.Queues()
+	if err != nil {
+		return false
+	}
+	exists := make(map[string]bool, len(known))
+	for _, q := range known {
+		exists[q] = true
+	}
+	ok := true
+	for _, ep := range c.endpoints {
+		var sizes [6]int
+		if exists[ep] {
+			qi, err := c.inspector.GetQueueInfo(ep)
+			if err != nil {
+				ok = false
+				continue
+			}
+			sizes = [6]int{qi.Pending, qi.Active, qi.Scheduled, qi.Retry, qi.Archived, qi.Completed}
+		}
+		for i, state := range QueueStates {
+			ch <- prometheus.MustNewConstMetric(c.queueSize, prometheus.GaugeValue, float64(sizes[i]), ep, state)
+		}
+	}
+	return ok
+}
+
+func union(a, b []string) []string {
+	seen := make(map[string]bool, len(a)+len(b))
+	var out []string
+	for _, s := range append(append([]string(nil), a...), b...) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,189 @@
+// Package dashboards is vendorq's operator surface: one HTTP handler that
+// serves asynqmon's embedded UI at /monitoring/, a dead-letter view at /dlq,
+// Prometheus metrics at /metrics and a health check at /healthz, behind
+// optional basic-auth or bearer credentials, optionally read-only, with
+// phone numbers masked in everything it shows.
+//
+// It also holds the Collector that reports dead-letter and queue sizes from
+// Redis at scrape time, the Grafana dashboard (grafana-dashboard.json), the
+// Prometheus scrape config (prometheus.yml) and Grafana's provisioning files
+// used by compose.yaml.
+package dashboards
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/vendorq/vendorq/internal/dlq"
+)
+
+// MonitoringPath is where asynqmon's UI is served.
+const MonitoringPath = "/monitoring"
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+var pages = template.Must(template.New("").ParseFS(templateFS, "templates/*.html"))
+
+// Options configure the dashboard.
+type Options struct {
+	// RedisConnOpt is where asynq keeps its queues; asynqmon opens its own
+	// connections with it. Required.
+	RedisConnOpt asynq.RedisConnOpt
+	// DLQ is the dead-letter store. Required.
+	DLQ *dlq.Store
+	// Enqueuer puts replayed dead letters back (an *asynq.Client).
+	// Required unless ReadOnly.
+	Enqueuer dlq.Enqueuer
+	// Endpoints are the configured endpoint (and queue) names.
+	Endpoints []string
+	// Gatherer is what /metrics serves (the worker's registry). Required.
+	Gatherer prometheus.Gatherer
+	// Health is what /healthz checks.
+	Health Health
+	// Credentials, when set, are required on every page but /healthz.
+	Credentials Credentials
+	// ReadOnly makes asynqmon view-only and refuses DLQ replay and purge.
+	ReadOnly bool
+	Log      zerolog.Logger
+}
+
+// Server is the dashboard's http.Handler.
+type Server struct {
+	handler http.Handler
+	mon     *asynqmon.HTTPHandler
+}
+
+// New builds the dashboard handler. Close it to release asynqmon's Redis
+// connections.
+func New(o Options) (*Server, error) {
+	switch {
+	case o.RedisConnOpt == nil:
+		return nil, errors.New("dashboards: RedisConnOpt is required")
+	case o.DLQ == nil:
+		return nil, errors.New("dashboards: DLQ is required")
+	case o.Gatherer == nil:
+		return nil, errors.New("dashboards: Gatherer is required")
+	case o.Enqueuer == nil && !o.ReadOnly:
+		return nil, errors.New("dashboards: Enqueuer is required unless ReadOnly")
+	}
+	csrf, err := newCSRFToken()
+	if err != nil {
+		return nil, err
+	}
+	mon := asynqmon.New(asynqmon.Options{
+		RootPath:         MonitoringPath,
+		RedisConnOpt:     o.RedisConnOpt,
+		ReadOnly:         o.ReadOnly,
+		PayloadFormatter: PayloadFormatter,
+		ResultFormatter:  ResultFormatter,
+	})
+	view := &dlqView{
+		store: o.DLQ, enq: o.Enqueuer, endpoints: o.Endpoints, readOnly: o.ReadOnly,
+		csrf: csrf, tmpl: pages, log: o.Log, now: time.Now,
+	}
+	mux := http.NewServeMux()
+	mux.Handle(MonitoringPath+"/", maskAPI(mon))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	mux.HandleFunc("GET /dlq", view.serveList)
+	mux.HandleFunc("POST /dlq/replay", view.serveReplay)
+	mux.HandleFunc("POST /dlq/purge", view.servePurge)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		render(w, pages, "index", struct {
+			Title    string
+			ReadOnly bool
+		}{"Home", o.ReadOnly})
+	})
+
+	// /healthz stays open so that probers need no secret; it says only
+	// whether Redis answers and the servers run.
+	root := http.NewServeMux()
+	root.HandleFunc("GET /healthz", o.Health.serveHealth)
+	root.Handle("/", o.Credentials.requireAuth(mux))
+	return &Server{handler: securityHeaders(root), mon: mon}, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Close releases asynqmon's Redis connections.
+func (s *Server) Close() error { return s.mon.Close() }
+
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "same-origin")
+		if !strings.HasPrefix(r.URL.Path, MonitoringPath+"/") {
+			// Our own pages use no script at all.
+			hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func render(w http.ResponseWriter, t *template.Template, name string, data any) {
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, name, data); err != nil {
+		http.Error(w, "template: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(buf.Bytes())
+}
+
+// maskAPI masks phone numbers in asynqmon's JSON answers. The payload and
+// result formatters already cover payloads; this also covers the last
+// error of a task and anything else a handler echoed. Redis statistics
+// (pure numbers) are left alone.
+func maskAPI(h http.Handler) http.Handler {
+	api := MonitoringPath + "/api/"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, api) || strings.HasPrefix(r.URL.Path, api+"redis_info") || strings.HasPrefix(r.URL.Path, api+"metrics") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		rec := &recorder{header: http.Header{}, code: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		body := maskBytes(rec.body.Bytes())
+		for k, v := range rec.header {
+			w.Header()[k] = v
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(rec.code)
+		_, _ = w.Write(body)
+	})
+}
+
+// recorder buffers an answer so that it can be rewritten.
+type recorder struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+	wrote  bool
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.code, r.wrote = code, true
+	}
+}
+func (r *recorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.body.Write(b)
+}
