@@ -111,7 +111,8 @@ type run struct {
 	failures  int
 	started   time.Time
 	log       zerolog.Logger
-	throttles int // throttled answers in this run
+	throttles int  // throttled answers in this run
+	keyed     bool // the producer gave an idempotency key (the task id derives from it)
 }
 
 // outcome says what the run loop should do after one vendor call.
@@ -184,10 +185,13 @@ func (r *run) attempts(ctx context.Context) (int, time.Time) {
 	return calls, first
 }
 
-// finish marks the task id as done for producers' dedupe and drops bookkeeping.
+// finish marks a keyed task's id as done for producers' dedupe (a random
+// id can never be enqueued again, so it needs no marker) and drops bookkeeping.
 func (r *run) finish(ctx context.Context) {
 	pipe := r.h.d.Redis.Pipeline()
-	pipe.Set(ctx, keys.Dedupe(r.h.ep, r.id), "1", r.h.d.DedupeWindow)
+	if r.keyed {
+		pipe.Set(ctx, keys.Dedupe(r.h.ep, r.id), "1", r.h.d.DedupeWindow)
+	}
 	pipe.HDel(ctx, keys.Attempts(r.h.ep), r.id+":first", r.id+":calls")
 	if _, err := pipe.Exec(ctx); err != nil {
 		// The vendor call succeeded; failing the task now would call it again.

@@ -227,3 +227,30 @@ func TestRetryDelayAndIsFailure(t *testing.T) {
 		}
 	}
 }
+
+// A keyed task leaves a dedupe marker when it finishes (so a producer does
+// not enqueue the key again); an unkeyed one leaves nothing behind.
+func TestDedupeMarkerOnlyForKeyedTasks(t *testing.T) {
+	v := &script{}
+	r := start(t, v, 0, 30*time.Second)
+	r.enqueue(t, "k1")
+	task, err := tasks.NewRecordCreateTask(tasks.RecordCreate{Endpoint: "forms", Table: "a/b", Data: json.RawMessage(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.client.Enqueue(task); err != nil {
+		t.Fatal(err)
+	}
+	r.waitDrained(t)
+	ctx := context.Background()
+	marks, err := r.rdb.Keys(ctx, "vq:dd:*").Result()
+	if err != nil || len(marks) != 1 || marks[0] != "vq:dd:forms:k1" {
+		t.Fatalf("markers %v %v", marks, err)
+	}
+	if ttl := r.rdb.TTL(ctx, marks[0]).Val(); ttl <= 0 {
+		t.Fatalf("marker without expiry: %v", ttl)
+	}
+	if n := r.rdb.HLen(ctx, "vq:{forms}:attempts").Val(); n != 0 {
+		t.Fatalf("attempt bookkeeping left behind: %d fields", n)
+	}
+}

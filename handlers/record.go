@@ -14,6 +14,7 @@ func (r *run) record(ctx context.Context) error {
 	if err := json.Unmarshal(r.task.Payload(), &p); err != nil {
 		return r.deadLetter(ctx, r.task.Payload(), "bad_payload", fmt.Errorf("payload is not a record:create JSON object: %w", err), "permanent")
 	}
+	r.keyed = p.Key != ""
 	if err := p.Validate(); err != nil {
 		return r.deadLetter(ctx, r.task.Payload(), "bad_payload", err, "permanent")
 	}
