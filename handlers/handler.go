@@ -113,6 +113,7 @@ type run struct {
 	log       zerolog.Logger
 	throttles int  // throttled answers in this run
 	keyed     bool // the producer gave an idempotency key (the task id derives from it)
+	attempt   int  // vendor calls made for this task so far, this one included
 }
 
 // outcome says what the run loop should do after one vendor call.
@@ -157,12 +158,16 @@ func b2f(b bool) float64 {
 // noteAttempt records the first-attempt time and counts calls, for the DLQ
 // entry. It runs after the call: between a booked slot and the call nothing
 // may add latency, or calls bunch up at the vendor.
+// r.attempt becomes the task's vendor-call count across runs and processes.
 func (r *run) noteAttempt(ctx context.Context, at time.Time) {
 	k := keys.Attempts(r.h.ep)
 	pipe := r.h.d.Redis.Pipeline()
 	pipe.HSetNX(ctx, k, r.id+":first", at.UnixMilli())
-	pipe.HIncrBy(ctx, k, r.id+":calls", 1)
-	_, _ = pipe.Exec(ctx) // bookkeeping only: never fail a call for it
+	calls := pipe.HIncrBy(ctx, k, r.id+":calls", 1)
+	r.attempt++
+	if _, err := pipe.Exec(ctx); err == nil { // bookkeeping only: never fail a call for it
+		r.attempt = int(calls.Val())
+	}
 }
 
 // attempts returns (calls, first attempt time) recorded for the task.
@@ -216,7 +221,7 @@ func (r *run) deadLetter(ctx context.Context, payload []byte, code string, cause
 	if m := r.h.d.Metrics; m != nil {
 		m.DeadLettered.WithLabelValues(r.h.ep, code).Inc()
 	}
-	r.log.Error().Str("class", class).Str("code", code).Int("attempts", calls).Str("error", cause.Error()).Msg("dead-lettered")
+	r.log.Error().Str("class", class).Str("code", code).Int("attempts", calls).Str("error", tasks.MaskPhones(cause.Error())).Msg("dead-lettered")
 	return nil
 }
 
@@ -238,7 +243,7 @@ func (r *run) classify(ctx context.Context, err error, payload []byte) (outcome,
 			r.log.Warn().Err(terr).Msg("could not slow the bucket down")
 		}
 		wait := throttleBackoff(r.throttles-1, r.h.d.ThrottleInitial, r.h.d.ThrottleMax, delay)
-		r.log.Warn().Str("class", "throttled").Str("code", code).Dur("backoff", wait).Msg("vendor says too fast; endpoint slowed down")
+		r.log.Warn().Str("class", "throttled").Str("code", code).Dur("backoff_ms", wait).Int("attempt", r.attempt).Msg("vendor says too fast; endpoint slowed down")
 		if wait <= r.h.d.Horizon && sleepCtx(ctx, wait) {
 			return outAgain, nil
 		}
@@ -254,7 +259,7 @@ func (r *run) classify(ctx context.Context, err error, payload []byte) (outcome,
 		if m := r.h.d.Metrics; m != nil {
 			m.Paused.WithLabelValues(r.h.ep).Set(1)
 		}
-		r.log.Error().Str("class", "quota").Str("code", code).Dur("pause", pause).Msg("vendor quota exhausted: endpoint PAUSED, tasks wait")
+		r.log.Error().Str("class", "quota").Str("code", code).Dur("pause_ms", pause).Int("attempt", r.attempt).Msg("vendor quota exhausted: endpoint PAUSED, tasks wait")
 		return outReturn, &RetryError{Delay: jitter(pause), Failure: false, Cause: err}
 	case vendorclient.ClassPermanent:
 		return outReturn, r.deadLetter(ctx, payload, code, err, "permanent")
@@ -263,7 +268,7 @@ func (r *run) classify(ctx context.Context, err error, payload []byte) (outcome,
 			return outReturn, r.deadLetter(ctx, payload, code, fmt.Errorf("gave up after %d retries: %w", r.failures, err), class.String())
 		}
 		d := transientBackoff(r.failures)
-		r.log.Warn().Str("class", class.String()).Str("code", code).Dur("retry_in", d).Err(err).Msg("transient failure; will retry")
+		r.log.Warn().Str("class", class.String()).Str("code", code).Dur("retry_in_ms", d).Int("attempt", r.attempt).Str("error", tasks.MaskPhones(err.Error())).Msg("transient failure; will retry")
 		return outReturn, &RetryError{Delay: d, Failure: true, Cause: err}
 	}
 }

@@ -39,7 +39,7 @@ func (r *run) record(ctx context.Context) error {
 			if res.Warning != "" {
 				ev = r.log.Warn().Str("warning", res.Warning)
 			}
-			ev.Str("class", "ok").Str("record_id", res.ID).Dur("duration", took).Int("throttled", r.throttles).Msg("record created")
+			ev.Str("class", "ok").Str("record_id", res.ID).Dur("duration_ms", took).Int("attempt", r.attempt).Int("throttled", r.throttles).Msg("record created")
 			return nil
 		}
 		r.observe(classOf(err), codeOf(err), took)

@@ -69,13 +69,13 @@ func (r *run) sms(ctx context.Context) error {
 					// going (the msgid is stable, so the gateway can dedupe) and say so.
 					log.Warn().Err(werr).Msg("sms delivered but not recorded as sent")
 				}
-				log.Info().Str("class", "ok").Dur("duration", took).Msg("sms sent")
+				log.Info().Str("class", "ok").Dur("duration_ms", took).Int("attempt", r.attempt).Msg("sms sent")
 				break
 			}
 			if vendorclient.ClassOf(err) == vendorclient.ClassPermanent {
 				refused = append(refused, phone)
 				lastRefusal, lastCode = err, codeOf(err)
-				log.Warn().Str("class", "permanent").Str("code", lastCode).Msg("phone refused")
+				log.Warn().Str("class", "permanent").Str("code", lastCode).Int("attempt", r.attempt).Msg("phone refused")
 				break
 			}
 			// Not this phone's fault: the whole task waits or retries, and

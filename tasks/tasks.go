@@ -233,11 +233,3 @@ func newTask(typ string, p any, endpoint, key string, opts []asynq.Option) (*asy
 	}
 	return asynq.NewTask(typ, b, append(Options(endpoint, key), opts...)...), nil
 }
-
-// MaskPhone hides the middle of a phone number for logs: 138****0000.
-func MaskPhone(p string) string {
-	if len(p) < 7 {
-		return strings.Repeat("*", len(p))
-	}
-	return p[:3] + strings.Repeat("*", len(p)-7) + p[len(p)-4:]
-}
