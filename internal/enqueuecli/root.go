@@ -13,6 +13,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/vendorq/vendorq/internal/config"
@@ -81,6 +82,9 @@ func Main(ctx context.Context, args []string, env Env) int {
 	if env.IsTerminal == nil {
 		env.IsTerminal = func(io.Writer) bool { return false }
 	}
+	// A dead Redis is reported once, as exit 3 with a message; go-redis's
+	// per-dial log lines would only bury it.
+	redisconn.RouteLogs(zerolog.Nop())
 	root := newRoot(&env)
 	root.SetArgs(args)
 	root.SetOut(env.Stdout)

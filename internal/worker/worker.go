@@ -192,16 +192,3 @@ func (a asynqLogger) Info(args ...any)  { a.l.Info().Msg(fmt.Sprint(args...)) }
 func (a asynqLogger) Warn(args ...any)  { a.l.Warn().Msg(fmt.Sprint(args...)) }
 func (a asynqLogger) Error(args ...any) { a.l.Error().Msg(fmt.Sprint(args...)) }
 func (a asynqLogger) Fatal(args ...any) { a.l.Fatal().Msg(fmt.Sprint(args...)) }
-
-// RouteRedisLogs sends go-redis's own log lines (one per failed dial while
-// Redis is down) to l at debug level instead of stderr, so an outage shows
-// up once per dequeue error in the structured log rather than as a flood.
-func RouteRedisLogs(l zerolog.Logger) {
-	redis.SetLogger(redisLogger{l.With().Str("component", "go-redis").Logger()})
-}
-
-type redisLogger struct{ l zerolog.Logger }
-
-func (r redisLogger) Printf(_ context.Context, format string, v ...any) {
-	r.l.Debug().Msg(fmt.Sprintf(format, v...))
-}

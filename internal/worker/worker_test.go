@@ -29,7 +29,7 @@ import (
 var srv *redistest.Server
 
 func TestMain(m *testing.M) {
-	worker.RouteRedisLogs(zerolog.Nop())
+	redisconn.RouteLogs(zerolog.Nop())
 	redistest.Main(m, &srv)
 }
 

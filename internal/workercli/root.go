@@ -156,7 +156,7 @@ func run(ctx context.Context, f *Flags, env Env) error {
 	if err != nil {
 		return err
 	}
-	worker.RouteRedisLogs(log)
+	redisconn.RouteLogs(log)
 	if f.Dev {
 		return runDev(ctx, f, env, log)
 	}
