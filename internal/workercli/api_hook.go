@@ -1,0 +1,89 @@
+package workercli
+
+import (
+	"context"
+	"os"
+	"strings"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/vendorq/vendorq/internal/api"
+	"github.com/vendorq/vendorq/internal/config"
+	"github.com/vendorq/vendorq/internal/producer"
+	"github.com/vendorq/vendorq/internal/redisconn"
+	"github.com/vendorq/vendorq/internal/worker"
+)
+
+// EnvAPIToken holds the HTTP API's bearer token. There is deliberately no
+// --api-token flag: a command line is readable by every user of the
+// machine; --api-token-file suits secrets mounted as files.
+const EnvAPIToken = "VENDORQ_API_TOKEN"
+
+// checkAPIFlags resolves the API token before anything starts: --api
+// without a token (or with one shorter than api.MinTokenLen) is exit 2.
+func checkAPIFlags(f *Flags, env Env) error {
+	if f.API == "" {
+		if f.APITokenFile != "" {
+			return fail(ExitUsage, "--api-token-file needs --api ADDR")
+		}
+		return nil
+	}
+	_, err := apiToken(f, env)
+	return err
+}
+
+// apiToken reads the token from --api-token-file, else $VENDORQ_API_TOKEN.
+// Errors never show the token.
+func apiToken(f *Flags, env Env) (string, error) {
+	tok, from := env.Getenv(EnvAPIToken), "$"+EnvAPIToken
+	if f.APITokenFile != "" {
+		b, err := os.ReadFile(f.APITokenFile)
+		if err != nil {
+			return "", fail(ExitUsage, "--api-token-file: %v", err)
+		}
+		tok, from = strings.TrimSpace(string(b)), "--api-token-file "+f.APITokenFile
+	}
+	if tok == "" {
+		return "", fail(ExitUsage, "--api needs a bearer token: set $%s or --api-token-file FILE (at least %d characters)", EnvAPIToken, api.MinTokenLen)
+	}
+	if len(strings.TrimSpace(tok)) < api.MinTokenLen {
+		return "", fail(ExitUsage, "--api: the token from %s is shorter than %d characters", from, api.MinTokenLen)
+	}
+	return strings.TrimSpace(tok), nil
+}
+
+// startAPI serves the HTTP enqueue API on f.API; the returned func stops it
+// (in-flight requests get up to 10 s). Tasks are validated against cfg and
+// enqueued through internal/producer, on the worker's Redis.
+func startAPI(ctx context.Context, cfg *config.Config, conn redisconn.Conn, w *worker.Worker, _ *prometheus.Registry, f *Flags, env Env, log zerolog.Logger) (func(), error) {
+	tok, err := apiToken(f, env)
+	if err != nil {
+		return nil, err
+	}
+	rdb := conn.NewClient()
+	client := asynq.NewClientFromRedisClient(rdb)
+	closeAll := func() {
+		_ = client.Close()
+		_ = rdb.Close()
+	}
+	srv, err := api.New(api.Options{
+		Producer: producer.New(cfg, client, rdb), Token: tok, Ping: w.Ping,
+		Log: log.With().Str("component", "api").Logger(),
+	})
+	if err != nil {
+		closeAll()
+		return nil, fail(ExitUsage, "--api: %v", err)
+	}
+	addr, stop, err := api.Listen(ctx, srv, f.API)
+	if err != nil {
+		closeAll()
+		return nil, fail(ExitUsage, "--api %s: %v", f.API, err)
+	}
+	log.Info().Str("url", "http://"+addr+"/v1/tasks/record").Str("openapi", "http://"+addr+"/openapi.json").Msg("HTTP enqueue API ready (bearer token required)")
+	return func() {
+		stop()
+		closeAll()
+	}, nil
+}

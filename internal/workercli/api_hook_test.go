@@ -1,0 +1,172 @@
+package workercli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/vendorq/vendorq/internal/redistest"
+)
+
+const apiTestToken = "workercli-api-token-0123456789"
+
+func writeAPIConfig(t *testing.T, redisURL string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "vendorq.yaml")
+	cfg := fmt.Sprintf(`
+redis: { url: %q }
+endpoints:
+  forms: { vendor: baibaoyun, base_url: "http://127.0.0.1:1", api_key: k, rate: 5 }
+`, redisURL)
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// syncBuffer is an io.Writer safe for the logger goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestAPIRefusedWithoutToken(t *testing.T) {
+	// Nothing listens here: the refusal must come before Redis is dialled.
+	cfg := writeAPIConfig(t, "redis://127.0.0.1:1/0")
+	short := filepath.Join(t.TempDir(), "short")
+	if err := os.WriteFile(short, []byte("abc\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		token string
+		want  string
+	}{
+		{"no token", []string{"--api", "127.0.0.1:0"}, "", "VENDORQ_API_TOKEN"},
+		{"short token", []string{"--api", "127.0.0.1:0"}, "abc", "shorter than 16"},
+		{"short token file", []string{"--api", "127.0.0.1:0", "--api-token-file", short}, apiTestToken, "shorter than 16"},
+		{"missing token file", []string{"--api", "127.0.0.1:0", "--api-token-file", filepath.Join(t.TempDir(), "nope")}, "", "--api-token-file"},
+		{"token file without --api", []string{"--api-token-file", short}, "", "needs --api"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr syncBuffer
+			env := Env{Stdout: io.Discard, Stderr: &stderr, Getenv: func(k string) string {
+				if k == EnvAPIToken {
+					return tc.token
+				}
+				return ""
+			}}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			code := Main(ctx, append([]string{"--config", cfg}, tc.args...), env)
+			if code != ExitUsage || !strings.Contains(stderr.String(), tc.want) {
+				t.Fatalf("exit %d, stderr %q; want exit 2 mentioning %q", code, stderr.String(), tc.want)
+			}
+			if tc.token != "" && len(tc.token) > 3 && strings.Contains(stderr.String(), tc.token) {
+				t.Fatal("the token was printed")
+			}
+		})
+	}
+}
+
+// worker --api serves the API next to the endpoints; a task posted to it
+// lands on the endpoint's queue; SIGTERM (ctx) stops both cleanly.
+func TestWorkerServesAPI(t *testing.T) {
+	rs := redistest.MustStart(t, redistest.Options{})
+	cfg := writeAPIConfig(t, rs.URL(0))
+	port, err := redistest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	tokFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokFile, []byte(apiTestToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr syncBuffer
+	exit := make(chan int, 1)
+	go func() {
+		exit <- Main(ctx, []string{"--config", cfg, "--api", addr, "--api-token-file", tokFile, "--log-format", "json"},
+			Env{Stdout: io.Discard, Stderr: &stderr, Getenv: func(string) string { return "" }})
+	}()
+	hc := &http.Client{Timeout: 5 * time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := hc.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case code := <-exit:
+			t.Fatalf("worker exited %d before the API answered: %s", code, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("API on %s not healthy within 30s: %v\n%s", addr, err, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	req, _ := http.NewRequest("POST", "http://"+addr+"/v1/tasks/record",
+		strings.NewReader(`{"endpoint":"forms","table":"a/b","data":{"x":1},"key":"via-worker-api"}`))
+	req.Header.Set("Authorization", "Bearer "+apiTestToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || !strings.Contains(string(body), `"task_id":"via-worker-api"`) {
+		t.Fatalf("POST: %d %s", resp.StatusCode, body)
+	}
+	// The task is on the forms queue of the worker's Redis (the worker may
+	// already be running it against the unreachable vendor: any state will do).
+	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: rs.Addr})
+	defer insp.Close()
+	if _, err := insp.GetTaskInfo("forms", "via-worker-api"); err != nil {
+		t.Fatalf("task not in Redis: %v", err)
+	}
+	cancel()
+	select {
+	case code := <-exit:
+		if code != ExitOK {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("worker did not stop within 60s of the signal")
+	}
+	if strings.Contains(stderr.String(), apiTestToken) {
+		t.Fatal("the token appears in the logs")
+	}
+	if _, err := hc.Get("http://" + addr + "/healthz"); err == nil {
+		t.Fatal("the API still answers after the worker stopped")
+	}
+}

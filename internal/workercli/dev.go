@@ -1,0 +1,171 @@
+package workercli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+
+	"github.com/vendorq/vendorq/internal/devdemo"
+	"github.com/vendorq/vendorq/internal/producer"
+	"github.com/vendorq/vendorq/internal/redisconn"
+	"github.com/vendorq/vendorq/internal/vendorsim"
+	"github.com/vendorq/vendorq/internal/worker"
+)
+
+// DevDashboard is where --dev serves the dashboard unless --dashboard says otherwise.
+const DevDashboard = "127.0.0.1:8080"
+
+// devShutdownTimeout keeps Ctrl-C snappy: demo tasks still running after it
+// simply go back to their queue.
+const devShutdownTimeout = 5 * time.Second
+
+// runDev is `worker --dev`: embedded Redis (unless --redis), the vendor
+// simulator in-process, the demo config, demo tasks flowing and the
+// dashboard, all in one process that needs nothing but Go.
+func runDev(ctx context.Context, f *Flags, env Env, log zerolog.Logger) error {
+	if f.LogFormat == "auto" {
+		// Readable logs even when stderr is not a terminal (go run, make dev | tee).
+		l, err := NewLogger(env.Stderr, "console", f.LogLevel, env.IsTerminal(env.Stderr))
+		if err != nil {
+			return err
+		}
+		log = l
+	}
+	if f.Config != "" {
+		return fail(ExitUsage, "--dev runs its own demo config against the built-in simulator; drop --config (or drop --dev to serve your config)")
+	}
+	if f.Dashboard == "" {
+		f.Dashboard = DevDashboard
+	}
+	if err := checkDashboardFlags(f, env); err != nil {
+		return err
+	}
+
+	redisURL, redisNote, stopRedis, err := devRedis(f.Redis)
+	if err != nil {
+		return err
+	}
+	defer stopRedis()
+	sim := vendorsim.New(devdemo.SimConfig())
+	simURL, stopSim, err := serveLoopback(ctx, sim)
+	if err != nil {
+		return fail(ExitFail, "vendor simulator: %v", err)
+	}
+	defer stopSim()
+	cfg, err := devdemo.Config(simURL, redisURL)
+	if err != nil {
+		return fail(ExitFail, "%v", err)
+	}
+	conn, err := redisconn.Parse(redisURL)
+	if err != nil {
+		return &exitError{code: ExitUsage, err: err}
+	}
+	rdb := conn.NewClient()
+	defer rdb.Close()
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err = rdb.Ping(pctx).Err()
+	cancel()
+	if err != nil {
+		return fail(ExitRedis, "redis %s unreachable: %v", redisconn.Redacted(redisURL), err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	w, err := worker.New(cfg, conn, rdb, worker.Options{Log: log, Registerer: reg, ShutdownTimeout: devShutdownTimeout})
+	if err != nil {
+		return fail(ExitFail, "%v", err)
+	}
+	if err := w.Start(); err != nil {
+		return fail(ExitRedis, "%v", err)
+	}
+	stopDash, addr, err := startDashboard(ctx, conn, w, reg, f, log)
+	if err != nil {
+		w.Shutdown()
+		return err
+	}
+	stopAPI := func() {}
+	if f.API != "" {
+		if stopAPI, err = startAPI(ctx, cfg, conn, w, reg, f, env, log); err != nil {
+			stopDash()
+			w.Shutdown()
+			return err
+		}
+	}
+	client := asynq.NewClient(conn.Asynq)
+	defer client.Close()
+	printDevBanner(env.Stdout, addr, redisNote, simURL)
+
+	genDone := make(chan struct{})
+	go func() {
+		defer close(genDone)
+		_ = devdemo.Run(ctx, devdemo.Options{Producer: producer.New(cfg, client, rdb), Sim: sim, Log: log})
+	}()
+	<-ctx.Done()
+	log.Info().Msg("signal received: draining")
+	<-genDone
+	stopAPI()
+	stopDash()
+	w.Shutdown()
+	return nil
+}
+
+// devRedis returns the Redis to use: --redis when given, else an embedded
+// miniredis on a loopback port (in memory, gone on exit).
+func devRedis(flag string) (url, note string, stop func(), err error) {
+	if flag != "" {
+		return flag, redisconn.Redacted(flag), func() {}, nil
+	}
+	m := miniredis.NewMiniRedis()
+	// TTLs follow the wall clock, as in a real Redis: quota pauses, dedupe
+	// markers and asynq's heartbeats expire on their own.
+	m.ClockTTL(true)
+	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+		return "", "", nil, fail(ExitFail, "embedded Redis: %v", err)
+	}
+	return "redis://" + m.Addr() + "/0", "embedded (miniredis) at " + m.Addr() + ", in memory, gone on exit; use --redis URL to keep it", m.Close, nil
+}
+
+// serveLoopback serves h on a free loopback port.
+func serveLoopback(ctx context.Context, h http.Handler) (url string, stop func(), err error) {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln) // ErrServerClosed at stop; the listener is ours and local
+	}()
+	return "http://" + ln.Addr().String(), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}, nil
+}
+
+func printDevBanner(out io.Writer, addr, redisNote, simURL string) {
+	base := "http://" + addr
+	fmt.Fprintf(out, `
+vendorq worker --dev is running: demo tasks flow through four endpoints (forms, tables, gjy, sms).
+  dashboard     %[1]s/
+  queues        %[1]s/monitoring/
+  dead letters  %[1]s/dlq
+  metrics       %[1]s/metrics
+  health        %[1]s/healthz
+  redis         %[2]s
+  simulator     %[3]s   (what it received: %[3]s/_sim/stats)
+Press Ctrl-C to stop.
+
+`, base, redisNote, simURL)
+}
