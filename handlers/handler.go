@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
@@ -192,17 +193,30 @@ func (r *run) attempts(ctx context.Context) (int, time.Time) {
 
 // finish marks a keyed task's id as done for producers' dedupe (a random
 // id can never be enqueued again, so it needs no marker) and drops bookkeeping.
+//
+// The vendor call has succeeded, so failing the task now would call it
+// again: instead the write is retried for up to finishPatience, detached
+// from the task's context (a Redis blip or failover must not cost the marker).
 func (r *run) finish(ctx context.Context) {
-	pipe := r.h.d.Redis.Pipeline()
-	if r.keyed {
-		pipe.Set(ctx, keys.Dedupe(r.h.ep, r.id), "1", r.h.d.DedupeWindow)
-	}
-	pipe.HDel(ctx, keys.Attempts(r.h.ep), r.id+":first", r.id+":calls")
-	if _, err := pipe.Exec(ctx); err != nil {
-		// The vendor call succeeded; failing the task now would call it again.
-		r.log.Warn().Err(err).Msg("task done but its dedupe marker was not written")
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishPatience)
+	defer cancel()
+	b := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond), backoff.WithMaxInterval(2*time.Second)), ctx)
+	err := backoff.Retry(func() error {
+		pipe := r.h.d.Redis.Pipeline()
+		if r.keyed {
+			pipe.Set(ctx, keys.Dedupe(r.h.ep, r.id), "1", r.h.d.DedupeWindow)
+		}
+		pipe.HDel(ctx, keys.Attempts(r.h.ep), r.id+":first", r.id+":calls")
+		_, err := pipe.Exec(ctx)
+		return err
+	}, b)
+	if err != nil {
+		r.log.Warn().Err(err).Msg("task done but its dedupe marker could not be written: the same key could be enqueued again")
 	}
 }
+
+// finishPatience bounds the retries of the done-marker write.
+const finishPatience = 10 * time.Second
 
 // deadLetter parks the task (with payload, possibly narrowed to what is left
 // to do) in the DLQ and completes it in asynq. If the DLQ cannot be written

@@ -14,6 +14,9 @@ func tag(ep string) string { return Prefix + "{" + ep + "}:" }
 // Bucket holds the endpoint's GCRA theoretical arrival time.
 func Bucket(ep string) string { return tag(ep) + "bucket" }
 
+// Sends holds the endpoint's recent send times (the sliding-window guard).
+func Sends(ep string) string { return tag(ep) + "sends" }
+
 // Pause exists while the endpoint is paused after a quota answer.
 func Pause(ep string) string { return tag(ep) + "pause" }
 

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -98,7 +99,7 @@ func New(rdb redis.UniversalClient, endpoint string, rate float64, burst int, t 
 	}
 	return &Bucket{
 		rdb: rdb, endpoint: endpoint, rate: rate, burst: burst, tune: t.withDefaults(),
-		keys: []string{keys.Bucket(endpoint), keys.Pause(endpoint), keys.Adapt(endpoint)},
+		keys: []string{keys.Bucket(endpoint), keys.Pause(endpoint), keys.Adapt(endpoint), keys.Sends(endpoint)},
 	}
 }
 
@@ -184,17 +185,86 @@ func (b *Bucket) Wait(ctx context.Context, horizon time.Duration) (Grant, error)
 	case 0:
 		return g, &WaitError{Reason: ErrTooLong, Delay: wait}
 	}
-	if wait > 0 {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return g, ctx.Err()
-		}
+	if err := sleep(ctx, wait); err != nil {
+		return g, err
 	}
-	g.Waited = wait
-	return g, nil
+	extra, err := b.guard(ctx)
+	g.Waited = wait + extra
+	return g, err
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// guardScript is the last check before a call leaves, against the vendor's
+// own rule: at most limit calls in any sliding window. GCRA spacing keeps
+// calls apart when they leave on time; a caller that wakes late (a busy
+// machine, a GC pause) leaves closer to the next one, and this check, made
+// on actual send times, holds back the call that would make limit+1.
+//
+// KEYS[1] sorted set of recent send times of the endpoint (µs)
+// ARGV[1] window µs; ARGV[2] limit; ARGV[3] unique member for this send
+// Returns 0 when the send is recorded (go now), else µs to wait before asking again.
+var guardScript = redis.NewScript(`
+local t = redis.call("TIME")
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local window = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", string.format("%.0f", now - window))
+local n = redis.call("ZCARD", KEYS[1])
+if n < limit then
+  redis.call("ZADD", KEYS[1], string.format("%.0f", now), ARGV[3])
+  redis.call("PEXPIRE", KEYS[1], math.floor(window / 1000) + 1000)
+  return 0
+end
+local s = redis.call("ZRANGE", KEYS[1], n - limit, n - limit, "WITHSCORES")
+return math.floor(tonumber(s[2]) + window - now) + 1
+`)
+
+// window returns the guard's sliding window and the calls it allows: the
+// vendor's 1-second window for integral rates (5/s: 5 per second), and
+// limit/rate seconds otherwise (2.5/s: 2 per 0.8 s), stretched 1% for the
+// network between us and the vendor.
+func (b *Bucket) window() (time.Duration, int) {
+	limit := max(1, int(math.Floor(b.rate)))
+	w := time.Duration(float64(limit) / b.rate * 1.01 * float64(time.Second))
+	return w, limit
+}
+
+// guard records this send in the endpoint's window, waiting first while the
+// window is full. It returns the time waited.
+func (b *Bucket) guard(ctx context.Context) (time.Duration, error) {
+	if b.rate <= 0 {
+		return 0, nil
+	}
+	w, limit := b.window()
+	var waited time.Duration
+	for {
+		member := strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.FormatUint(rand.Uint64(), 36)
+		us, err := guardScript.Run(ctx, b.rdb, b.keys[3:4], w.Microseconds(), limit, member).Int64()
+		if err != nil {
+			return waited, fmt.Errorf("ratelimit %s: %w", b.endpoint, err)
+		}
+		if us <= 0 {
+			return waited, nil
+		}
+		d := time.Duration(us) * time.Microsecond
+		if err := sleep(ctx, d); err != nil {
+			return waited, err
+		}
+		waited += d
+	}
 }
 
 // throttleScript cuts the rate after a throttled answer and holds the bucket.

@@ -159,3 +159,50 @@ func TestContextDeadlineBoundsWait(t *testing.T) {
 		t.Fatalf("slot 2s away with 300ms left must not be booked: %v", err)
 	}
 }
+
+// A burst the bucket allows (burst 10 at 5/s), like calls that woke late and
+// left together, still never puts more than 5 sends in one second: the
+// send-time guard holds the 6th until the window has room.
+func TestGuardHoldsSlidingWindow(t *testing.T) {
+	db := srv.FreshDB(t)
+	b := New(newClient(t, db), "ep", 5, 10, Tuning{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var sends []time.Time
+	var wg sync.WaitGroup
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := b.Wait(ctx, 10*time.Second); err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			sends = append(sends, time.Now())
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	sort.Slice(sends, func(i, j int) bool { return sends[i].Before(sends[j]) })
+	if len(sends) != 10 {
+		t.Fatalf("%d sends", len(sends))
+	}
+	if d := sends[5].Sub(sends[0]); d < time.Second {
+		t.Fatalf("6 sends within %v (vendor window 1s)", d)
+	}
+}
+
+func TestGuardWindowForFractionalRates(t *testing.T) {
+	for _, c := range []struct {
+		rate  float64
+		limit int
+		w     time.Duration
+	}{{5, 5, 1010 * time.Millisecond}, {2.5, 2, 808 * time.Millisecond}, {0.5, 1, 2020 * time.Millisecond}} {
+		w, limit := New(nil, "ep", c.rate, 1, Tuning{}).window()
+		if limit != c.limit || w != c.w {
+			t.Errorf("rate %v: window %v limit %d, want %v %d", c.rate, w, limit, c.w, c.limit)
+		}
+	}
+}
