@@ -185,7 +185,7 @@ func (c *Caihcom) attempt(ctx context.Context, m SMS) error {
 	}
 	body, err := EncodeCaihcomRequest(c.cfg.AppKey, c.cfg.AppID, c.now(), m)
 	if err != nil {
-		return &Error{Vendor: VendorCaihcom, Class: ClassPermanent, Code: "bad_input", Message: "cannot encode request", Err: fmt.Errorf("%w: %v", ErrBadRequest, err)}
+		return &Error{Vendor: VendorCaihcom, Class: ClassPermanent, Code: "bad_input", Message: "cannot encode request", Err: fmt.Errorf("%w: %w", ErrBadRequest, err)}
 	}
 	if c.cfg.Timeout > 0 {
 		var cancel context.CancelFunc

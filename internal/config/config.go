@@ -143,7 +143,7 @@ func Load(opts Options) (*Config, error) {
 	path := ResolvePath(opts.Path, opts.Getenv)
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	cfg, err := Parse(raw, opts.Getenv)
 	if err != nil {
@@ -157,7 +157,7 @@ func Load(opts Options) (*Config, error) {
 func Parse(raw []byte, getenv func(string) string) (*Config, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(raw, &root); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	lines := map[int]string{}
 	if err := expand(&root, "", getenv, lines); err != nil {
@@ -166,7 +166,7 @@ func Parse(raw []byte, getenv func(string) string) (*Config, error) {
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	if err := enc.Encode(&root); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	cfg := &Config{}
 	dec := yaml.NewDecoder(&buf)

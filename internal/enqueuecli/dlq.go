@@ -31,17 +31,38 @@ replayed or purged. Without --endpoint a command covers every endpoint.`,
 	cmd.PersistentFlags().StringVar(&f.endpoint, "endpoint", "", "only this endpoint")
 	cmd.PersistentFlags().StringVar(&f.id, "id", "", "only this task ID (list, replay, purge)")
 	cmd.PersistentFlags().BoolVar(&f.asJSON, "json", false, "print one JSON object per line")
-	count := &cobra.Command{Use: "count", Short: "Number of dead letters per endpoint", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return g.dlqCount(cmd, f) }}
-	list := &cobra.Command{Use: "list", Short: "Dead letters, newest first", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return g.dlqList(cmd, f) }}
+	sub := func(use, short string, run func(*cobra.Command, *dlqFlags, *dlqRun) error) *cobra.Command {
+		return &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error { return g.withDLQ(cmd, f, run) }}
+	}
+	count := sub("count", "Number of dead letters per endpoint", dlqCount)
+	list := sub("list", "Dead letters, newest first", dlqList)
 	list.Flags().IntVar(&f.limit, "limit", 0, "at most this many per endpoint (0 = all)")
-	replay := &cobra.Command{Use: "replay", Short: "Put dead letters back on their queue (each entry is removed once re-enqueued)", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return g.dlqReplay(cmd, f) }}
-	purge := &cobra.Command{Use: "purge", Short: "Delete dead letters for good", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return g.dlqPurge(cmd, f) }}
+	replay := sub("replay", "Put dead letters back on their queue (each entry is removed once re-enqueued)", dlqReplay)
+	purge := sub("purge", "Delete dead letters for good", dlqPurge)
 	cmd.AddCommand(count, list, replay, purge)
 	return cmd
+}
+
+// dlqRun is what every dlq subcommand works on.
+type dlqRun struct {
+	session *session
+	store   *dlq.Store
+	eps     []string
+}
+
+// withDLQ opens the session, resolves the endpoints to cover and runs fn.
+func (g *globals) withDLQ(cmd *cobra.Command, f *dlqFlags, fn func(*cobra.Command, *dlqFlags, *dlqRun) error) error {
+	s, err := g.open(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	eps, err := g.dlqEndpoints(cmd, s, f)
+	if err != nil {
+		return err
+	}
+	return fn(cmd, f, &dlqRun{session: s, store: dlq.New(s.rdb), eps: eps})
 }
 
 func (g *globals) dlqEndpoints(cmd *cobra.Command, s *session, f *dlqFlags) ([]string, error) {
@@ -66,17 +87,8 @@ func (g *globals) dlqEndpoints(cmd *cobra.Command, s *session, f *dlqFlags) ([]s
 	return eps, nil
 }
 
-func (g *globals) dlqCount(cmd *cobra.Command, f *dlqFlags) error {
-	s, err := g.open(cmd.Context())
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	eps, err := g.dlqEndpoints(cmd, s, f)
-	if err != nil {
-		return err
-	}
-	store := dlq.New(s.rdb)
+func dlqCount(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
+	store, eps := d.store, d.eps
 	out := cmd.OutOrStdout()
 	var total int64
 	for _, ep := range eps {
@@ -101,17 +113,8 @@ func (g *globals) dlqCount(cmd *cobra.Command, f *dlqFlags) error {
 	return nil
 }
 
-func (g *globals) dlqList(cmd *cobra.Command, f *dlqFlags) error {
-	s, err := g.open(cmd.Context())
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	eps, err := g.dlqEndpoints(cmd, s, f)
-	if err != nil {
-		return err
-	}
-	store := dlq.New(s.rdb)
+func dlqList(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
+	store, eps := d.store, d.eps
 	out := cmd.OutOrStdout()
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	if !f.asJSON {
@@ -162,17 +165,8 @@ func (g *globals) dlqList(cmd *cobra.Command, f *dlqFlags) error {
 	return nil
 }
 
-func (g *globals) dlqReplay(cmd *cobra.Command, f *dlqFlags) error {
-	s, err := g.open(cmd.Context())
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	eps, err := g.dlqEndpoints(cmd, s, f)
-	if err != nil {
-		return err
-	}
-	store := dlq.New(s.rdb)
+func dlqReplay(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
+	store, eps := d.store, d.eps
 	replayed := 0
 	defer func() { fmt.Fprintf(cmd.OutOrStdout(), "replayed=%d\n", replayed) }()
 	for _, ep := range eps {
@@ -184,14 +178,14 @@ func (g *globals) dlqReplay(cmd *cobra.Command, f *dlqFlags) error {
 			if err != nil {
 				return fail(ExitRedis, "%v", err)
 			}
-			if err := store.Replay(cmd.Context(), s.client, e); err != nil {
+			if err := store.Replay(cmd.Context(), d.session.client, e); err != nil {
 				return fail(ExitRedis, "%v", err)
 			}
 			replayed++
 			continue
 		}
 		err := store.Scan(cmd.Context(), ep, func(e dlq.Entry) error {
-			if err := store.Replay(cmd.Context(), s.client, e); err != nil {
+			if err := store.Replay(cmd.Context(), d.session.client, e); err != nil {
 				return err
 			}
 			replayed++
@@ -207,17 +201,8 @@ func (g *globals) dlqReplay(cmd *cobra.Command, f *dlqFlags) error {
 	return nil
 }
 
-func (g *globals) dlqPurge(cmd *cobra.Command, f *dlqFlags) error {
-	s, err := g.open(cmd.Context())
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	eps, err := g.dlqEndpoints(cmd, s, f)
-	if err != nil {
-		return err
-	}
-	store := dlq.New(s.rdb)
+func dlqPurge(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
+	store, eps := d.store, d.eps
 	var purged int64
 	for _, ep := range eps {
 		if f.id != "" {
