@@ -20,7 +20,6 @@ import (
 	"github.com/vendorq/vendorq/internal/config"
 	"github.com/vendorq/vendorq/internal/enqueuecli"
 	"github.com/vendorq/vendorq/internal/producer"
-	"github.com/vendorq/vendorq/internal/ratelimit"
 	"github.com/vendorq/vendorq/internal/redisconn"
 	"github.com/vendorq/vendorq/internal/vendorsim"
 	"github.com/vendorq/vendorq/internal/worker"
@@ -113,21 +112,12 @@ endpoints:
 	}
 }
 
-// startWorker starts the worker; it is shut down when the test ends.
-//
-// The bucket's safety margin is 10% here instead of the default 4%: at
-// 5/s the default leaves 40 ms of slack per 1-second window, and a handler
-// that wakes up that late for its slot (GC, a 2-core CI machine running
-// other packages' -race tests: up to 90 ms measured at worker start-up)
-// puts a sixth call in the vendor's window.
-// These tests check that the shared bucket works on a Cluster (its keys in
-// one slot, its scripts running); the default margin is measured by the
-// multi-process test in cmd/worker and by the benchmarks.
+// startWorker starts the worker, with the default rate-limit tuning (the
+// send-time guard absorbs late wake-ups); it is shut down when the test ends.
 func (s *stack) startWorker() *worker.Worker {
 	s.t.Helper()
 	w, err := worker.New(s.cfg, s.conn, s.rdb, worker.Options{
 		Log: s.log, PollInterval: 100 * time.Millisecond, ShutdownTimeout: 5 * time.Second,
-		Tuning: ratelimit.Tuning{Safety: 0.1},
 	})
 	if err != nil {
 		s.t.Fatal(err)
