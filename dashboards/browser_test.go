@@ -10,9 +10,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/vendorq/vendorq/internal/itest"
 
 	"github.com/hibiken/asynq"
 
@@ -86,24 +87,6 @@ func domUntil(t *testing.T, bin, url string, tries int, want ...string) string {
 	return ""
 }
 
-// lockedBuffer collects the worker's output from its goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestBrowserRendersDashboard loads the dashboard of a real worker
 // (`worker --dev` on a real redis-server) in headless Chromium and checks
 // that the queues and the dead-letter view render; it saves screenshots
@@ -117,7 +100,7 @@ func TestBrowserRendersDashboard(t *testing.T) {
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr lockedBuffer
+	var stdout, stderr itest.Buffer
 	exit := make(chan int, 1)
 	db := srv.FreshDB(t)
 	go func() {

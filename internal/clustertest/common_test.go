@@ -9,9 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/vendorq/vendorq/internal/itest"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -25,28 +26,8 @@ import (
 	"github.com/vendorq/vendorq/internal/worker"
 )
 
-// logBuffer collects a test's logs and prints their tail if it fails
-// (the worker logs from its own goroutines, which t.Log must not see after
-// the test ends).
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newLog(t *testing.T) (zerolog.Logger, *logBuffer) {
-	lb := &logBuffer{}
+func newLog(t *testing.T) (zerolog.Logger, *itest.Buffer) {
+	lb := &itest.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			s := lb.String()
@@ -71,7 +52,7 @@ type stack struct {
 	producer *producer.Producer
 	sim      *vendorsim.Sim
 	log      zerolog.Logger
-	logs     *logBuffer
+	logs     *itest.Buffer
 	w        *worker.Worker
 }
 

@@ -4,6 +4,7 @@
 package itest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -182,4 +183,23 @@ func moduleRoot(t testing.TB) string {
 		}
 		dir = parent
 	}
+}
+
+// Buffer is a bytes.Buffer safe for concurrent writers (a worker logs from
+// its own goroutines while the test reads).
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *Buffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *Buffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

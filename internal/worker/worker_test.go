@@ -143,7 +143,7 @@ func TestTwelveThousandPermanentFailuresAllDeadLetteredAndReplayed(t *testing.T)
 
 	dir := t.TempDir()
 	cfgPath := itest.WriteConfig(t, dir, e.rurl, e.url, nil)
-	var out, errb syncBuffer
+	var out, errb itest.Buffer
 	code := enqueuecli.Main(context.Background(), []string{"dlq", "replay", "--config", cfgPath, "--endpoint", "gjy"}, enqueuecli.Env{Stdout: &out, Stderr: &errb})
 	if code != 0 || out.String() != fmt.Sprintf("replayed=%d\n", n) {
 		t.Fatalf("replay exit %d out %q err %q", code, out.String(), errb.String())
@@ -274,25 +274,6 @@ func TestRedisRestartMidRun(t *testing.T) {
 		t.Fatalf("%d dead letters", c)
 	}
 	t.Logf("redis restart: %d records, %d vendor calls accepted, %d duplicates (tasks in flight at the restart)", n, st.Accepted, st.Duplicates)
-}
-
-// syncBuffer is a goroutine-safe bytes.Buffer for command output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b = append(s.b, p...)
-	return len(p), nil
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return string(s.b)
 }
 
 // testLog shows warnings and errors in the test output (VQ_TEST_LOG=debug shows all).

@@ -1,7 +1,6 @@
 package workercli
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,9 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/vendorq/vendorq/internal/itest"
 
 	"github.com/hibiken/asynq"
 
@@ -34,24 +34,6 @@ endpoints:
 	return p
 }
 
-// syncBuffer is an io.Writer safe for the logger goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestAPIRefusedWithoutToken(t *testing.T) {
 	// Nothing listens here: the refusal must come before Redis is dialled.
 	cfg := writeAPIConfig(t, "redis://127.0.0.1:1/0")
@@ -72,7 +54,7 @@ func TestAPIRefusedWithoutToken(t *testing.T) {
 		{"token file without --api", []string{"--api-token-file", short}, "", "needs --api"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var stderr syncBuffer
+			var stderr itest.Buffer
 			env := Env{Stdout: io.Discard, Stderr: &stderr, Getenv: func(k string) string {
 				if k == EnvAPIToken {
 					return tc.token
@@ -108,7 +90,7 @@ func TestWorkerServesAPI(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr syncBuffer
+	var stderr itest.Buffer
 	exit := make(chan int, 1)
 	go func() {
 		exit <- Main(ctx, []string{"--config", cfg, "--api", addr, "--api-token-file", tokFile, "--log-format", "json"},

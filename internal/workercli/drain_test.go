@@ -1,12 +1,10 @@
 package workercli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,23 +15,6 @@ import (
 	"github.com/vendorq/vendorq/internal/vendorsim"
 	"github.com/vendorq/vendorq/tasks"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func TestConfigAndRedisErrorsExit(t *testing.T) {
 	dir := t.TempDir()
@@ -50,7 +31,7 @@ func TestConfigAndRedisErrorsExit(t *testing.T) {
 		{[]string{"--config", cfg, "--log-level", "loud"}, ExitUsage, "--log-level"},
 	}
 	for _, c := range cases {
-		var out, errb lockedBuffer
+		var out, errb itest.Buffer
 		code := Main(context.Background(), c.args, Env{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }})
 		if code != c.code || !strings.Contains(errb.String(), c.msg) {
 			t.Errorf("%v: exit %d (want %d), stderr %q (want %q)", c.args, code, c.code, errb.String(), c.msg)
@@ -80,7 +61,7 @@ func TestGracefulDrain(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var errb lockedBuffer
+	var errb itest.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Main(ctx, []string{"--config", cfg, "--log-format", "json"}, Env{Stdout: &errb, Stderr: &errb, Getenv: func(string) string { return "" }})
