@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vendorq/vendorq/internal/cliexit"
 	"github.com/vendorq/vendorq/internal/importer"
 	"github.com/vendorq/vendorq/internal/producer"
 )
@@ -82,7 +83,7 @@ func (g *globals) runImport(cmd *cobra.Command, f *importFlags, path string) err
 	ctx := cmd.Context()
 	format, err := importer.FormatFor(f.format, path)
 	if err != nil {
-		return &exitError{code: ExitUsage, err: err}
+		return cliexit.Wrap(ExitUsage, err)
 	}
 	in, size, closeIn, err := openInput(g.env, path)
 	if err != nil {
@@ -109,7 +110,7 @@ func (g *globals) runImport(cmd *cobra.Command, f *importFlags, path string) err
 		Format: format, Concurrency: f.concurrency,
 	}
 	if err := opts.Resolve(s.cfg); err != nil {
-		return &exitError{code: ExitUsage, err: err}
+		return cliexit.Wrap(ExitUsage, err)
 	}
 	rf := &importer.RejectFile{Path: rejects}
 	opts.Rejects = rf
@@ -133,9 +134,9 @@ func importExit(sum importer.Summary, err, cerr error, rejects string) error {
 	case errors.Is(err, importer.ErrInterrupted):
 		return fail(ExitInterrupted, "interrupted: rows before line %d are in; re-run the same command to finish (rows already in count as duplicates)", sum.ResumeLine)
 	case err != nil:
-		return &exitError{code: ExitUsage, err: err}
+		return cliexit.Wrap(ExitUsage, err)
 	case cerr != nil:
-		return &exitError{code: ExitUsage, err: cerr}
+		return cliexit.Wrap(ExitUsage, cerr)
 	case sum.Rejected > 0:
 		return fail(ExitRejected, "%d rows rejected; see %s", sum.Rejected, rejects)
 	}

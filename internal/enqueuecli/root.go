@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/vendorq/vendorq/internal/cliexit"
 	"github.com/vendorq/vendorq/internal/config"
 	"github.com/vendorq/vendorq/internal/producer"
 	"github.com/vendorq/vendorq/internal/redisconn"
@@ -39,27 +40,17 @@ type Env struct {
 	IsTerminal func(w io.Writer) bool // stderr is a terminal (progress bar)
 }
 
-// exitError carries an exit code through cobra.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-func fail(code int, format string, a ...any) error {
-	return &exitError{code: code, err: fmt.Errorf(format, a...)}
-}
+// fail formats an error that ends the command with exit code code.
+var fail = cliexit.New
 
 // exitFor maps an error to its exit code.
 func exitFor(err error) int {
-	var ee *exitError
+	code, carried := cliexit.CodeOf(err)
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.As(err, &ee):
-		return ee.code
+	case carried:
+		return code
 	case errors.Is(err, config.ErrConfig), errors.Is(err, redisconn.ErrBadURL):
 		return ExitUsage
 	case errors.Is(err, producer.ErrRedis):
@@ -146,11 +137,11 @@ func (s *session) Close() {
 func (g *globals) open(ctx context.Context) (*session, error) {
 	cfg, err := config.Load(config.Options{Path: g.config, RedisURL: g.redisURL, Getenv: g.env.Getenv})
 	if err != nil {
-		return nil, &exitError{code: ExitUsage, err: err}
+		return nil, cliexit.Wrap(ExitUsage, err)
 	}
 	conn, err := redisconn.Parse(cfg.Redis.URL)
 	if err != nil {
-		return nil, &exitError{code: ExitUsage, err: err}
+		return nil, cliexit.Wrap(ExitUsage, err)
 	}
 	rdb := conn.NewClient()
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)

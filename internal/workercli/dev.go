@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
+	"github.com/vendorq/vendorq/internal/cliexit"
 	"github.com/vendorq/vendorq/internal/devdemo"
 	"github.com/vendorq/vendorq/internal/producer"
 	"github.com/vendorq/vendorq/internal/redisconn"
@@ -67,7 +68,7 @@ func runDev(ctx context.Context, f *Flags, env Env, log zerolog.Logger) error {
 	}
 	conn, err := redisconn.Parse(redisURL)
 	if err != nil {
-		return &exitError{code: ExitUsage, err: err}
+		return cliexit.Wrap(ExitUsage, err)
 	}
 	rdb := conn.NewClient()
 	defer rdb.Close()

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/vendorq/vendorq/internal/cliexit"
 	"github.com/vendorq/vendorq/internal/config"
 	"github.com/vendorq/vendorq/internal/redisconn"
 	"github.com/vendorq/vendorq/internal/worker"
@@ -37,17 +38,8 @@ type Env struct {
 	IsTerminal func(w io.Writer) bool
 }
 
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-func fail(code int, format string, a ...any) error {
-	return &exitError{code: code, err: fmt.Errorf(format, a...)}
-}
+// fail formats an error that ends the command with exit code code.
+var fail = cliexit.New
 
 // Flags of the worker command.
 type Flags struct {
@@ -118,12 +110,12 @@ Exit codes: 0 ok; 1 runtime failure; 2 usage or config error; 3 Redis unreachabl
 }
 
 func exitCode(err error) int {
-	var ee *exitError
+	code, carried := cliexit.CodeOf(err)
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.As(err, &ee):
-		return ee.code
+	case carried:
+		return code
 	case errors.Is(err, config.ErrConfig), errors.Is(err, redisconn.ErrBadURL):
 		return ExitUsage
 	default:
@@ -162,7 +154,7 @@ func run(ctx context.Context, f *Flags, env Env) error {
 	}
 	cfg, err := config.Load(config.Options{Path: f.Config, RedisURL: f.Redis, Getenv: env.Getenv})
 	if err != nil {
-		return &exitError{code: ExitUsage, err: err}
+		return cliexit.Wrap(ExitUsage, err)
 	}
 	return serve(ctx, cfg, f, env, log)
 }
@@ -171,7 +163,7 @@ func run(ctx context.Context, f *Flags, env Env) error {
 func serve(ctx context.Context, cfg *config.Config, f *Flags, env Env, log zerolog.Logger) error {
 	conn, err := redisconn.Parse(cfg.Redis.URL)
 	if err != nil {
-		return &exitError{code: ExitUsage, err: err}
+		return cliexit.Wrap(ExitUsage, err)
 	}
 	if err := checkDashboardFlags(f, env); err != nil {
 		return err
@@ -188,7 +180,7 @@ func serve(ctx context.Context, cfg *config.Config, f *Flags, env Env, log zerol
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	w, err := worker.New(cfg, conn, rdb, worker.Options{Log: log, Registerer: reg})
 	if err != nil {
-		return &exitError{code: ExitUsage, err: err}
+		return cliexit.Wrap(ExitUsage, err)
 	}
 	if err := w.Start(); err != nil {
 		return fail(ExitRedis, "%v", err)
