@@ -283,3 +283,26 @@ func testLog(t testing.TB) zerolog.Logger {
 	}
 	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 }
+
+// The simulator answers 4004 fifty times in a row to a task whose endpoint
+// allows one retry: throttling never burns the retry budget, so it succeeds.
+func TestThrottledFiftyTimesAgainstSimulator(t *testing.T) {
+	sc := vendorsim.DefaultConfig()
+	sc.Baibaoyun.Rate = 100000
+	e := newEnv(t, srv, sc, map[string]itest.Endpoint{"forms": {Rate: 1000, Concurrency: 2, MaxRetry: itest.IntPtr(1)}})
+	if err := e.sim.SetFault(vendorsim.TargetBaibaoyun, vendorsim.Fault{Code: "4004", Times: 50}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.prod.Record(context.Background(), tasks.RecordCreate{Endpoint: "forms", Table: "app/entry", Data: json.RawMessage(`{"a":1}`), Key: "throttled-50"}); err != nil {
+		t.Fatal(err)
+	}
+	e.startWorker(t)
+	e.drained(t, "forms", 2*time.Minute)
+	st := e.sim.Stats()[vendorsim.TargetBaibaoyun]
+	if st.Codes["4004"] != 50 || st.Accepted != 1 {
+		t.Fatalf("want 50 × 4004 then success, got %+v", st.Codes)
+	}
+	if c, _ := e.dlq.Count(context.Background(), "forms"); c != 0 {
+		t.Fatalf("%d dead letters", c)
+	}
+}
