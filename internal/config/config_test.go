@@ -113,3 +113,21 @@ func TestRedisOverrideOrder(t *testing.T) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
+
+// The example shipped in the repository stays valid.
+func TestExampleConfigParses(t *testing.T) {
+	raw, err := os.ReadFile("../../vendorq.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Parse(raw, func(k string) string { return "value-of-" + k })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Endpoints) != 4 || cfg.Endpoints["sms"].AuthToken != "value-of-CAIHCOM_AUTH_TOKEN" || cfg.Endpoints["sms"].Retries() != 3 {
+		t.Fatalf("%+v", cfg.Endpoints["sms"])
+	}
+	if _, err := Parse(raw, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "BAIBAOYUN_API_KEY") {
+		t.Fatalf("unset variables must be named: %v", err)
+	}
+}
