@@ -114,7 +114,7 @@ type run struct {
 	log       zerolog.Logger
 	throttles int  // throttled answers in this run
 	keyed     bool // the producer gave an idempotency key (the task id derives from it)
-	attempt   int  // vendor calls made for this task so far, this one included
+	attempt   int  // vendor calls for this task: failed ones across runs (from Redis) plus this one
 }
 
 // outcome says what the run loop should do after one vendor call.
@@ -156,16 +156,15 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-// noteAttempt records the first-attempt time and counts calls, for the DLQ
-// entry. It runs after the call: between a booked slot and the call nothing
-// may add latency, or calls bunch up at the vendor.
-// r.attempt becomes the task's vendor-call count across runs and processes.
-func (r *run) noteAttempt(ctx context.Context, at time.Time) {
+// noteFailure records a call that did not succeed: the time of the first
+// one and how many there were, across runs and processes, for the
+// dead-letter entry. Successful calls need no bookkeeping (finish drops it),
+// which keeps the success path at one Redis round trip after the call.
+func (r *run) noteFailure(ctx context.Context, at time.Time) {
 	k := keys.Attempts(r.h.ep)
 	pipe := r.h.d.Redis.Pipeline()
 	pipe.HSetNX(ctx, k, r.id+":first", at.UnixMilli())
 	calls := pipe.HIncrBy(ctx, k, r.id+":calls", 1)
-	r.attempt++
 	if _, err := pipe.Exec(ctx); err == nil { // bookkeeping only: never fail a call for it
 		r.attempt = int(calls.Val())
 	}
@@ -174,7 +173,7 @@ func (r *run) noteAttempt(ctx context.Context, at time.Time) {
 // attempts returns (calls, first attempt time) recorded for the task.
 func (r *run) attempts(ctx context.Context) (int, time.Time) {
 	v, err := r.h.d.Redis.HMGet(ctx, keys.Attempts(r.h.ep), r.id+":calls", r.id+":first").Result()
-	calls, first := r.failures+1, r.started
+	calls, first := r.attempt, r.started
 	if err != nil || len(v) != 2 {
 		return calls, first
 	}

@@ -29,9 +29,9 @@ func (r *run) record(ctx context.Context) error {
 			return err
 		}
 		start := time.Now()
+		r.attempt++
 		res, err := r.h.d.Records.CreateRecord(ctx, p.Table, p.Data)
 		took := time.Since(start)
-		r.noteAttempt(ctx, start)
 		if err == nil {
 			r.observe("ok", okCode(res.Warning), took)
 			r.finish(ctx)
@@ -42,6 +42,7 @@ func (r *run) record(ctx context.Context) error {
 			ev.Str("class", "ok").Str("record_id", res.ID).Dur("duration_ms", took).Int("attempt", r.attempt).Int("throttled", r.throttles).Msg("record created")
 			return nil
 		}
+		r.noteFailure(ctx, start)
 		r.observe(classOf(err), codeOf(err), took)
 		out, rerr := r.classify(ctx, err, r.task.Payload())
 		if out == outAgain {

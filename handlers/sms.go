@@ -53,12 +53,15 @@ func (r *run) sms(ctx context.Context) error {
 				return err
 			}
 			start := time.Now()
+			r.attempt++
 			err := r.h.d.SMS.Send(ctx, vendorclient.SMS{
 				MsgID: vendorclient.MsgID(r.id, phone), Phone: phone, Content: p.Content,
 				Sign: p.Sign, Subcode: p.Subcode, Sendtime: p.Sendtime,
 			})
 			took := time.Since(start)
-			r.noteAttempt(ctx, start)
+			if err != nil {
+				r.noteFailure(ctx, start)
+			}
 			r.observe(classOf(err), codeOf(err), took)
 			if err == nil {
 				pipe := r.h.d.Redis.Pipeline()

@@ -76,7 +76,7 @@ func maxInWindow(ts []time.Time, w time.Duration) int {
 // BenchmarkBucketVsRedisRate compares this package's reserving GCRA with
 // github.com/go-redis/redis_rate (GCRA, allow-or-retry-after) used the usual
 // way (call Allow, sleep RetryAfter, call again), at 50/s with 30 waiters,
-// ours with its default tuning (4% spacing margin, send-time guard).
+// ours with its default tuning (3% spacing margin, send-time guard).
 // Reported: Redis commands per granted call, achieved rate over the limit,
 // and the most grants seen in any 1-second window (limit 50).
 func BenchmarkBucketVsRedisRate(b *testing.B) {

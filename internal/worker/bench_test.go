@@ -48,15 +48,16 @@ func BenchmarkIsolation(b *testing.B) {
 }
 
 // BenchmarkOverhead: vendorq's handler (bucket slot, classification, dedupe
-// marker, attempt bookkeeping) against a bare asynq handler making the same
-// vendor call, 2000 tasks each, same simulator, same concurrency.
+// marker) against a bare asynq handler making the same vendor call, 6000
+// tasks each, one endpoint, same simulator, same concurrency.
 func BenchmarkOverhead(b *testing.B) {
-	const n = 2000
+	const n = 6000
+	only := []string{"forms", "tables", "sms"} // serve gjy alone, as the bare server does
 	for i := 0; i < b.N; i++ {
 		sc := vendorsim.DefaultConfig()
 		sc.Dhgjcloud.Rate = 1 << 30
 		// vendorq
-		e := newEnv(b, srv, sc, map[string]itest.Endpoint{"gjy": {Rate: 100000, Concurrency: 16}})
+		e := newEnv(b, srv, sc, map[string]itest.Endpoint{"gjy": {Rate: 100000, Concurrency: 16}}, only...)
 		e.enqueueMany(b, "gjy", "/api/records", "v", n)
 		start := time.Now()
 		w := e.startWorker(b)
@@ -65,7 +66,7 @@ func BenchmarkOverhead(b *testing.B) {
 		w.Shutdown()
 
 		// bare asynq handler, same client and call
-		e2 := newEnv(b, srv, sc, map[string]itest.Endpoint{"gjy": {Rate: 100000, Concurrency: 16}})
+		e2 := newEnv(b, srv, sc, map[string]itest.Endpoint{"gjy": {Rate: 100000, Concurrency: 16}}, only...)
 		e2.enqueueMany(b, "gjy", "/api/records", "b", n)
 		client, err := vendorclient.NewDhgjcloud(vendorclient.DhgjcloudConfig{
 			BaseURL: e2.url, ClientID: sc.Dhgjcloud.ClientID, ClientSecret: sc.Dhgjcloud.ClientSecret,

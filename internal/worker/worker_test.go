@@ -44,13 +44,15 @@ type env struct {
 	dlq  *dlq.Store
 }
 
-func newEnv(t testing.TB, s *redistest.Server, simCfg vendorsim.Config, over map[string]itest.Endpoint) *env {
+// newEnv serves the four test endpoints (but those in skip) from a fresh
+// database of s against a new simulator.
+func newEnv(t testing.TB, s *redistest.Server, simCfg vendorsim.Config, over map[string]itest.Endpoint, skip ...string) *env {
 	t.Helper()
 	sim := vendorsim.New(simCfg)
 	hs := httptest.NewServer(sim)
 	t.Cleanup(hs.Close)
 	rurl := s.URL(s.FreshDB(t))
-	cfg := itest.Config(t, rurl, hs.URL, over)
+	cfg := itest.Config(t, rurl, hs.URL, over, skip...)
 	conn, err := redisconn.Parse(rurl)
 	if err != nil {
 		t.Fatal(err)
