@@ -39,10 +39,10 @@ func TestClusterKeySlots(t *testing.T) {
 	}
 	for _, ep := range []string{"forms", "sms", "a-b_c"} {
 		groups := map[string][]string{
-			"ratelimit reserve (bucket, pause, adapt)": {keys.Bucket(ep), keys.Pause(ep), keys.Adapt(ep)},
-			"ratelimit throttle (adapt, bucket)":       {keys.Adapt(ep), keys.Bucket(ep)},
-			"dlq add/remove/purge (index, entries)":    {keys.DLQIndex(ep), keys.DLQEntries(ep)},
-			"dhgjcloud token scripts (token, lock)":    {keys.DhgjToken(ep), keys.DhgjToken(ep) + ":lock"},
+			"ratelimit reserve (bucket, pause, adapt, sends)": {keys.Bucket(ep), keys.Pause(ep), keys.Adapt(ep), keys.Sends(ep)},
+			"ratelimit throttle (adapt, bucket)":              {keys.Adapt(ep), keys.Bucket(ep)},
+			"dlq add/remove/purge (index, entries)":           {keys.DLQIndex(ep), keys.DLQEntries(ep)},
+			"dhgjcloud token scripts (token, lock)":           {keys.DhgjToken(ep), keys.DhgjToken(ep) + ":lock"},
 			// asynq's own: its scripts use the {queue} tag.
 			"asynq enqueue (task, pending)": {"asynq:{" + ep + "}:t:x", "asynq:{" + ep + "}:pending"},
 		}
