@@ -75,7 +75,7 @@ func New(cfg *config.Config, conn redisconn.Conn, rdb redis.UniversalClient, o O
 		ep := cfg.Endpoints[name]
 		d := handlers.Deps{
 			Endpoint: ep, DLQ: w.DLQ, Redis: rdb, Metrics: w.Metrics,
-			Log:          o.Log.With().Str("endpoint", name).Logger(),
+			Log:          o.Log, // the handler adds the endpoint to every line
 			Bucket:       ratelimit.New(rdb, name, ep.Rate, ep.Burst, o.Tuning),
 			DedupeWindow: cfg.Dedupe.Window, Horizon: o.Horizon,
 			ThrottleInitial: o.ThrottleInitial, ThrottleMax: o.ThrottleMax,
