@@ -120,7 +120,7 @@ func (r *rig) enqueue(t testing.TB, ep, table, prefix string, n int) {
 // Three worker processes share a 5/s baibaoyun endpoint (SPEC §4 "shared limits").
 func TestThreeProcessesShareFivePerSecond(t *testing.T) {
 	t.Parallel()
-	const n = 150
+	const n = 200
 	r := newRig(t, vendorsim.DefaultConfig(), map[string]itest.Endpoint{"forms": {Rate: 5, Concurrency: 10}})
 	r.enqueue(t, "forms", "app/entry", "f", n)
 	for i := 0; i < 3; i++ {

@@ -242,11 +242,14 @@ return math.floor(tonumber(s[2]) + window - now) + 1
 
 // window returns the guard's sliding window and the calls it allows: the
 // vendor's 1-second window for integral rates (5/s: 5 per second), and
-// limit/rate seconds otherwise (2.5/s: 2 per 0.8 s), stretched 1% for the
-// network between us and the vendor.
+// limit/rate seconds otherwise (2.5/s: 2 per 0.8 s), stretched by the same
+// safety margin as the bucket's spacing. Calls that leave on time are never
+// held (they are that far apart already); a call that woke late is held
+// until it is, so jitter between here and the vendor up to the margin
+// (30 ms at 5/s) cannot put rate+1 calls in the vendor's window.
 func (b *Bucket) window() (time.Duration, int) {
 	limit := max(1, int(math.Floor(b.rate)))
-	w := time.Duration(float64(limit) / b.rate * 1.01 * float64(time.Second))
+	w := time.Duration(float64(limit) / b.rate * (1 + b.tune.Safety) * float64(time.Second))
 	return w, limit
 }
 

@@ -199,7 +199,7 @@ func TestGuardWindowForFractionalRates(t *testing.T) {
 		rate  float64
 		limit int
 		w     time.Duration
-	}{{5, 5, 1010 * time.Millisecond}, {2.5, 2, 808 * time.Millisecond}, {0.5, 1, 2020 * time.Millisecond}} {
+	}{{5, 5, 1030 * time.Millisecond}, {2.5, 2, 824 * time.Millisecond}, {0.5, 1, 2060 * time.Millisecond}} {
 		w, limit := New(nil, "ep", c.rate, 1, Tuning{}).window()
 		if limit != c.limit || w != c.w {
 			t.Errorf("rate %v: window %v limit %d, want %v %d", c.rate, w, limit, c.w, c.limit)
