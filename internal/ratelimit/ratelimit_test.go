@@ -104,7 +104,7 @@ func TestHorizonAndPause(t *testing.T) {
 func TestThrottleCutsDebouncesAndRecovers(t *testing.T) {
 	db := srv.FreshDB(t)
 	ctx := context.Background()
-	tune := Tuning{Cut: 0.5, RecoverStep: 0.1, RecoverEvery: 200 * time.Millisecond, Debounce: time.Hour}
+	tune := Tuning{Cut: 0.5, RecoverStep: 0.1, RecoverEvery: 500 * time.Millisecond, Debounce: time.Hour}
 	b := New(newClient(t, db), "ep", 100, 1, tune)
 	f, err := b.Throttled(ctx, 0)
 	if err != nil || f != 0.5 {
@@ -117,7 +117,7 @@ func TestThrottleCutsDebouncesAndRecovers(t *testing.T) {
 		}
 	}
 	g, err := b.Wait(ctx, time.Second)
-	if err != nil || g.Factor < 0.5 || g.Factor > 0.7 {
+	if err != nil || g.Factor < 0.5 || g.Factor >= 1 { // cut once (not 0.5^6), not yet recovered
 		t.Fatalf("factor in force %v %v", g.Factor, err)
 	}
 	// Recovery is stepwise: poll until full rate (bounded).
