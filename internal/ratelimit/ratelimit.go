@@ -221,10 +221,19 @@ func sleep(ctx context.Context, d time.Duration) error {
 // machine, a GC pause) leaves closer to the next one, and this check, made
 // on actual send times, holds back the call that would make limit+1.
 //
-// KEYS[1] sorted set of recent send times of the endpoint (µs)
+// It also re-checks the quota pause: a caller that booked its slot before
+// the endpoint was paused must not call during the pause.
+//
+// KEYS[1] sorted set of recent send times of the endpoint (µs); KEYS[2] pause
 // ARGV[1] window µs; ARGV[2] limit; ARGV[3] unique member for this send
-// Returns 0 when the send is recorded (go now), else µs to wait before asking again.
+// Returns 0 when the send is recorded (go now), a positive number of µs to
+// wait before asking again, or minus the µs the pause still lasts.
 var guardScript = redis.NewScript(`
+local pttl = redis.call("PTTL", KEYS[2])
+if pttl > 0 or pttl == -1 then
+  if pttl == -1 then pttl = 1000 end
+  return -pttl * 1000
+end
 local t = redis.call("TIME")
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local window = tonumber(ARGV[1])
@@ -263,11 +272,14 @@ func (b *Bucket) guard(ctx context.Context) (time.Duration, error) {
 	var waited time.Duration
 	for {
 		member := strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.FormatUint(rand.Uint64(), 36)
-		us, err := guardScript.Run(ctx, b.rdb, b.keys[3:4], w.Microseconds(), limit, member).Int64()
+		us, err := guardScript.Run(ctx, b.rdb, []string{b.keys[3], b.keys[1]}, w.Microseconds(), limit, member).Int64()
 		if err != nil {
 			return waited, fmt.Errorf("ratelimit %s: %w", b.endpoint, err)
 		}
-		if us <= 0 {
+		if us < 0 {
+			return waited, &WaitError{Reason: ErrPaused, Delay: time.Duration(-us) * time.Microsecond}
+		}
+		if us == 0 {
 			return waited, nil
 		}
 		d := time.Duration(us) * time.Microsecond

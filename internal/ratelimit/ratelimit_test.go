@@ -206,3 +206,40 @@ func TestGuardWindowForFractionalRates(t *testing.T) {
 		}
 	}
 }
+
+// A caller that booked its slot before a quota pause does not call during
+// the pause: the send-time check sees it and hands back ErrPaused.
+func TestPauseStopsCallersAlreadyWaiting(t *testing.T) {
+	db := srv.FreshDB(t)
+	ctx := context.Background()
+	b := New(newClient(t, db), "ep", 0.5, 1, Tuning{})
+	if _, err := b.Wait(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := b.Wait(ctx, 10*time.Second); done <- err }() // sleeps ~2s for its slot
+	// Pause once its slot (2 s away) is booked, while it sleeps.
+	start := time.Now()
+	for {
+		tat, err := b.rdb.Get(ctx, b.keys[0]).Int64()
+		if err == nil && time.UnixMicro(tat).After(time.Now().Add(2500*time.Millisecond)) {
+			break // the second slot is booked
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("second slot never booked")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := b.Pause(ctx, 10*time.Second, "8401"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		var we *WaitError
+		if !errors.As(err, &we) || !errors.Is(err, ErrPaused) || we.Delay < 5*time.Second {
+			t.Fatalf("want ErrPaused with the pause left, got %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("waiter never returned")
+	}
+}
