@@ -353,8 +353,21 @@ func TestBaibaoyunLoopbackTimeout(t *testing.T) {
 }
 
 func TestBaibaoyunContextCanceled(t *testing.T) {
+	assertCancelHonoured(t, vendorsim.TargetBaibaoyun, func(ctx context.Context, sim *vendorsim.Sim, base string) error {
+		c, _ := NewBaibaoyun(BaibaoyunConfig{BaseURL: base, APIKey: sim.Config().Baibaoyun.APIKey})
+		_, err := c.CreateRecord(ctx, "a/e", json.RawMessage(`{"x":1}`))
+		return err
+	})
+}
+
+// assertCancelHonoured starts call against the simulator with a 30 s
+// latency fault on target, cancels its context once the request has
+// arrived, and checks the call returns at once with a transient "canceled"
+// error wrapping context.Canceled.
+func assertCancelHonoured(t *testing.T, target string, call func(ctx context.Context, sim *vendorsim.Sim, baseURL string) error) {
+	t.Helper()
 	sim := vendorsim.New(vendorsim.Config{})
-	if err := sim.SetFault(vendorsim.TargetBaibaoyun, vendorsim.Fault{Latency: 30 * time.Second}); err != nil {
+	if err := sim.SetFault(target, vendorsim.Fault{Latency: 30 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	arrived := make(chan struct{}, 1)
@@ -363,14 +376,10 @@ func TestBaibaoyunContextCanceled(t *testing.T) {
 		sim.ServeHTTP(w, r)
 	}))
 	defer srv.Close()
-	c, _ := NewBaibaoyun(BaibaoyunConfig{BaseURL: srv.URL, APIKey: sim.Config().Baibaoyun.APIKey})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() {
-		_, err := c.CreateRecord(ctx, "a/e", json.RawMessage(`{"x":1}`))
-		done <- err
-	}()
+	go func() { done <- call(ctx, sim, srv.URL) }()
 	select {
 	case <-arrived:
 	case <-time.After(10 * time.Second):

@@ -378,38 +378,11 @@ func TestYesapiLoopbackTimeout(t *testing.T) {
 }
 
 func TestYesapiContextCanceled(t *testing.T) {
-	sim := vendorsim.New(vendorsim.Config{})
-	if err := sim.SetFault(vendorsim.TargetYesapi, vendorsim.Fault{Latency: 30 * time.Second}); err != nil {
-		t.Fatal(err)
-	}
-	arrived := make(chan struct{}, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		arrived <- struct{}{}
-		sim.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
-	c, _ := NewYesapi(YesapiConfig{BaseURL: srv.URL, AppKey: sim.Config().Yesapi.AppKey, AppSecret: sim.Config().Yesapi.AppSecret})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
+	assertCancelHonoured(t, vendorsim.TargetYesapi, func(ctx context.Context, sim *vendorsim.Sim, base string) error {
+		c, _ := NewYesapi(YesapiConfig{BaseURL: base, AppKey: sim.Config().Yesapi.AppKey, AppSecret: sim.Config().Yesapi.AppSecret})
 		_, err := c.CreateRecord(ctx, "t", json.RawMessage(`{"x":1}`))
-		done <- err
-	}()
-	select {
-	case <-arrived:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the call never reached the server")
-	}
-	cancel()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) || ClassOf(err) != ClassTransient || AsError(err).Code != "canceled" {
-			t.Errorf("err = %v, want a transient canceled error wrapping context.Canceled", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("cancellation was not honoured")
-	}
+		return err
+	})
 }
 
 // FuzzDecodeYesapi: no answer makes the decoder panic, every error is a
