@@ -243,3 +243,34 @@ func (s *Store) Replay(ctx context.Context, q Enqueuer, e Entry) error {
 	}
 	return nil
 }
+
+// ReplayOne replays the entry id of endpoint; it reports false (and no
+// error) when there is no such entry.
+func (s *Store) ReplayOne(ctx context.Context, q Enqueuer, endpoint, id string) (bool, error) {
+	e, err := s.Get(ctx, endpoint, id)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := s.Replay(ctx, q, e); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// ReplayAll replays every entry of endpoint, newest first, and returns how
+// many were put back; on an error it stops and reports those replayed so far
+// (each entry is removed only once its task is queued, so nothing is lost).
+func (s *Store) ReplayAll(ctx context.Context, q Enqueuer, endpoint string) (int64, error) {
+	var n int64
+	err := s.Scan(ctx, endpoint, func(e Entry) error {
+		if err := s.Replay(ctx, q, e); err != nil {
+			return err
+		}
+		n++
+		return nil
+	})
+	return n, err
+}

@@ -110,15 +110,8 @@ func TestUnboundedAndReplayAll(t *testing.T) {
 	if err := rdb.Set(ctx, keys.Dedupe("forms", "t00007"), "1", time.Hour).Err(); err != nil {
 		t.Fatal(err)
 	}
-	replayed := 0
-	err := s.Scan(ctx, "forms", func(e Entry) error {
-		if err := s.Replay(ctx, c, e); err != nil {
-			return err
-		}
-		replayed++
-		return nil
-	})
-	if err != nil || replayed != n {
+	replayed, err := s.ReplayAll(ctx, c, "forms")
+	if err != nil || replayed != int64(n) {
 		t.Fatalf("replayed %d of %d: %v", replayed, n, err)
 	}
 	if got, _ := s.Count(ctx, "forms"); got != 0 {
@@ -136,11 +129,14 @@ func TestUnboundedAndReplayAll(t *testing.T) {
 	if err := s.Add(ctx, e); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Replay(ctx, c, e); err != nil {
-		t.Fatalf("replay onto an existing id: %v", err)
+	if ok, err := s.ReplayOne(ctx, c, "forms", e.ID); err != nil || !ok {
+		t.Fatalf("replay onto an existing id: %v %v", ok, err)
 	}
 	if got, _ := s.Count(ctx, "forms"); got != 0 {
 		t.Fatal("entry kept after replay conflict")
+	}
+	if ok, err := s.ReplayOne(ctx, c, "forms", "no-such-id"); err != nil || ok {
+		t.Fatalf("replay of an unknown id: %v %v, want false, nil", ok, err)
 	}
 }
 
