@@ -4,45 +4,32 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"math"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // baibaoyun (启辰云/百宝云) forms & data API, SPEC §2.1 and
 // vendor-docs/000_c6e867ae98d99649.txt.
 
-const (
-	baibaoyunDefaultBase = "https://webapi.baibaoyun.com"
-	// tblMaxAnswer bounds how much of an answer is read (both table vendors).
-	tblMaxAnswer = 1 << 20
-	// tblMaxMessage bounds a vendor message kept in *Error.Message.
-	tblMaxMessage = 512
-)
+const baibaoyunDefaultBase = "https://webapi.baibaoyun.com"
 
 // BaibaoyunConfig configures one baibaoyun account.
 type BaibaoyunConfig struct {
 	BaseURL    string        // default "https://webapi.baibaoyun.com"
 	APIKey     string        // required; sent only in the Authorization header, never logged
-	HTTPClient *http.Client  // nil = NewHTTPClient(Timeout)
+	HTTPClient *http.Client  // nil = NewHTTPClient(Timeout); redirects are refused either way
 	Timeout    time.Duration // bounds each call; 0 = DefaultTimeout
 }
 
 // Baibaoyun creates records through baibaoyun's data_create API.
 type Baibaoyun struct {
-	base    string // without trailing slash
-	apiKey  string
-	hc      *http.Client
-	timeout time.Duration
+	base   string // without trailing slash
+	apiKey string
+	tr     *transport
 }
 
 var _ RecordCreator = (*Baibaoyun)(nil)
@@ -51,23 +38,20 @@ var _ RecordCreator = (*Baibaoyun)(nil)
 // or bad field.
 func NewBaibaoyun(cfg BaibaoyunConfig) (*Baibaoyun, error) {
 	if cfg.APIKey == "" {
-		return nil, errors.New("baibaoyun: APIKey is required")
+		return nil, configError(VendorBaibaoyun, "APIKey is required")
 	}
 	base := cfg.BaseURL
 	if base == "" {
 		base = baibaoyunDefaultBase
 	}
-	if err := tblCheckBase(base); err != nil {
-		return nil, fmt.Errorf("baibaoyun: BaseURL: %w", err)
+	if err := checkBaseURL(base); err != nil {
+		return nil, configError(VendorBaibaoyun, "BaseURL: "+err.Error())
 	}
-	c := &Baibaoyun{base: strings.TrimRight(base, "/"), apiKey: cfg.APIKey, hc: cfg.HTTPClient, timeout: cfg.Timeout}
-	if c.timeout <= 0 {
-		c.timeout = DefaultTimeout
-	}
-	if c.hc == nil {
-		c.hc = NewHTTPClient(c.timeout)
-	}
-	return c, nil
+	return &Baibaoyun{
+		base:   strings.TrimRight(base, "/"),
+		apiKey: cfg.APIKey,
+		tr:     newTransport(VendorBaibaoyun, cfg.HTTPClient, cfg.Timeout, cfg.APIKey),
+	}, nil
 }
 
 // CreateRecord creates one record in the form table = "app_id/entry_id".
@@ -79,7 +63,7 @@ func (c *Baibaoyun) CreateRecord(ctx context.Context, table string, data json.Ra
 	if err != nil {
 		return RecordResult{}, err
 	}
-	obj, err := tblObject(VendorBaibaoyun, data)
+	obj, err := compactObject(VendorBaibaoyun, data)
 	if err != nil {
 		return RecordResult{}, err
 	}
@@ -87,33 +71,31 @@ func (c *Baibaoyun) CreateRecord(ctx context.Context, table string, data json.Ra
 		Data json.RawMessage `json:"data"`
 	}{obj})
 	if err != nil { // cannot happen: obj is valid JSON
-		return RecordResult{}, tblBadInput(VendorBaibaoyun, "data: "+err.Error())
+		return RecordResult{}, badInput(VendorBaibaoyun, "data: "+err.Error())
 	}
-	u := c.base + "/api/v1/app/" + url.PathEscape(appID) + "/entry/" + url.PathEscape(entryID) + "/data_create"
-	h := http.Header{}
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Authorization", "Bearer "+c.apiKey)
-	status, rh, answer, err := tblExchange(ctx, c.hc, c.timeout, VendorBaibaoyun, u, h, body)
-	if err != nil {
-		return RecordResult{}, err
-	}
-	res, err := decodeBaibaoyun(status, rh, answer)
-	return res, tblScrub(err, c.apiKey)
+	return exchange(ctx, c.tr, request{
+		url: c.base + "/api/v1/app/" + url.PathEscape(appID) + "/entry/" + url.PathEscape(entryID) + "/data_create",
+		header: http.Header{
+			"Content-Type":  {"application/json; charset=utf-8"},
+			"Authorization": {"Bearer " + c.apiKey},
+		},
+		body: body,
+	}, decodeBaibaoyun)
 }
 
 // bbySplitTable checks the task's table "app_id/entry_id".
 func bbySplitTable(table string) (appID, entryID string, err error) {
 	parts := strings.Split(table, "/")
 	if len(parts) != 2 {
-		return "", "", tblBadInput(VendorBaibaoyun, "table must be APP_ID/ENTRY_ID")
+		return "", "", badInput(VendorBaibaoyun, "table must be APP_ID/ENTRY_ID")
 	}
 	for i, p := range parts {
 		name := [...]string{"app_id", "entry_id"}[i]
-		if err := tblCheckName(p); err != nil {
-			return "", "", tblBadInput(VendorBaibaoyun, "table: "+name+" "+err.Error())
+		if err := checkName(p); err != nil {
+			return "", "", badInput(VendorBaibaoyun, "table: "+name+" "+err.Error())
 		}
 		if p == "." || p == ".." {
-			return "", "", tblBadInput(VendorBaibaoyun, "table: "+name+" must not be a dot segment")
+			return "", "", badInput(VendorBaibaoyun, "table: "+name+" must not be a dot segment")
 		}
 	}
 	return parts[0], parts[1], nil
@@ -140,12 +122,19 @@ var bbyClass = map[int]Class{
 // bbyWarningCode: 数据插入成功,后端代码返回错误 — the record exists.
 const bbyWarningCode = 4010
 
+// bbySuccessCode reports whether a body code means success. The document
+// shows no success body; 0 is what the simulator (internal/vendorsim) and
+// most such APIs send, 200 the HTTP-like convention dhgjcloud and yesapi use.
+func bbySuccessCode(code int) bool { return code == 0 || code == 200 }
+
 // bbyAnswer is what could be read from an answer body.
 type bbyAnswer struct {
+	object  bool // the body is a JSON object (possibly after repair)
 	code    int
 	hasCode bool
 	message string
 	id      string
+	record  bool // the body carries the created record: a non-empty data object or an id
 }
 
 var (
@@ -157,7 +146,7 @@ var (
 	bbyMessageRe = regexp.MustCompile(`"message"\s*:\s*("(?:[^"\\]|\\.)*")`)
 )
 
-// parseBbyBody reads code, message and record id from body as leniently as
+// parseBbyBody reads code, message and record from body as leniently as
 // it can; ok=false when it is not a JSON object and no code can be found.
 func parseBbyBody(body []byte) (a bbyAnswer, ok bool) {
 	var m map[string]json.RawMessage
@@ -166,59 +155,81 @@ func parseBbyBody(body []byte) (a bbyAnswer, ok bool) {
 		err = json.Unmarshal(bbyTrailingComma.ReplaceAll(body, []byte("$1")), &m)
 	}
 	if err == nil && m != nil {
-		a.code, a.hasCode = tblInt(m["code"])
-		a.message = tblText(m["message"])
+		a.object = true
+		a.code, a.hasCode = jsonInt(m["code"])
+		a.message = jsonText(m["message"])
 		if a.message == "" {
-			a.message = tblText(m["msg"])
+			a.message = jsonText(m["msg"])
 		}
-		a.id = bbyID(m)
+		a.id, a.record = bbyRecord(m)
 		return a, true
 	}
 	sm := bbyCodeRe.FindSubmatch(body)
 	if sm == nil {
 		return a, false
 	}
-	a.code, a.hasCode = tblInt(sm[1])
+	a.code, a.hasCode = jsonInt(sm[1])
 	if mm := bbyMessageRe.FindSubmatch(body); mm != nil {
-		a.message = tblText(mm[1])
+		a.message = jsonText(mm[1])
 	}
 	return a, a.hasCode
 }
 
-// bbyID finds the new record's id; the document shows no success body, so
-// look where such APIs put it: data._id, data.id, _id, id.
-func bbyID(m map[string]json.RawMessage) string {
+// bbyRecord finds the new record: its id where such APIs put it (data._id,
+// data.id, _id, id), and whether the body carries the record at all (an id,
+// or a non-empty data object even without one).
+func bbyRecord(m map[string]json.RawMessage) (id string, found bool) {
 	var data map[string]json.RawMessage
 	if json.Unmarshal(m["data"], &data) == nil {
 		for _, k := range []string{"_id", "id"} {
-			if id := tblText(data[k]); id != "" {
-				return id
+			if id := jsonText(data[k]); id != "" {
+				return id, true
 			}
 		}
 	}
 	for _, k := range []string{"_id", "id"} {
-		if id := tblText(m[k]); id != "" {
-			return id
+		if id := jsonText(m[k]); id != "" {
+			return id, true
 		}
 	}
-	return ""
+	return "", len(data) > 0
 }
 
 // decodeBaibaoyun classifies one answer. It is pure (no I/O) so it can be fuzzed.
+//
+// A 2xx is a success only when its body says so. The document says only
+// "接口正确统一返回HTTP状态码为 2xx" and shows no success body, so a bare 2xx
+// from anything in between (a proxy, a captive portal, a half-deployed
+// vendor) used to count as "record created": the task was marked done and
+// the record was lost. The rule now: a 2xx is a success only if its body is
+// a JSON object whose code, when present, is a success code (bbySuccessCode)
+// and which carries the created record (bbyRecord). A documented code keeps
+// its meaning (4010 a success with a warning, the others their class).
+// Anything else — empty, {}, null, [], not JSON, an undocumented code such as
+// 500 — is malformed (transient): a retry can at worst repeat a record an
+// operator can see, where a false success loses it silently.
 func decodeBaibaoyun(status int, h http.Header, body []byte) (RecordResult, error) {
 	switch {
 	case status >= 200 && status <= 299:
 		if len(bytes.TrimSpace(body)) == 0 {
-			return RecordResult{}, nil
+			return RecordResult{}, malformed(VendorBaibaoyun, status, "empty answer")
 		}
 		a, ok := parseBbyBody(body)
 		if !ok {
-			return RecordResult{}, malformed(VendorBaibaoyun, status, "answer is not JSON")
+			return RecordResult{}, malformed(VendorBaibaoyun, status, "answer is not a JSON object")
 		}
 		// Errors come with HTTP 400, but a documented error code in a 2xx
 		// body still means what it says.
 		if _, known := bbyClass[a.code]; a.hasCode && (known || a.code == bbyWarningCode) {
 			return bbyCodeResult(a, h)
+		}
+		switch {
+		case !a.object:
+			return RecordResult{}, malformed(VendorBaibaoyun, status, "answer is not a JSON object")
+		case a.hasCode && !bbySuccessCode(a.code):
+			return RecordResult{}, malformed(VendorBaibaoyun, status, "undocumented code "+strconv.Itoa(a.code))
+		case !a.record:
+			return RecordResult{}, malformed(VendorBaibaoyun, status, "answer carries no created record")
 		}
 		return RecordResult{ID: a.id}, nil
 	case status == http.StatusBadRequest:
@@ -231,13 +242,13 @@ func decodeBaibaoyun(status int, h http.Header, body []byte) (RecordResult, erro
 		// 401/403 (bad key), 429 (Retry-After), 5xx and the rest: the HTTP
 		// status decides; the body's message, if any, is kept for operators.
 		a, _ := parseBbyBody(body)
-		return RecordResult{}, httpStatusError(VendorBaibaoyun, &http.Response{StatusCode: status, Header: h}, tblMessage(a.message))
+		return RecordResult{}, httpStatusError(VendorBaibaoyun, status, h, boundMessage(a.message))
 	}
 }
 
 // bbyCodeResult classifies a body code.
 func bbyCodeResult(a bbyAnswer, h http.Header) (RecordResult, error) {
-	msg := tblMessage(a.message)
+	msg := boundMessage(a.message)
 	if a.code == bbyWarningCode {
 		if msg == "" {
 			msg = "数据插入成功,后端代码返回错误"
@@ -253,148 +264,4 @@ func bbyCodeResult(a bbyAnswer, h http.Header) (RecordResult, error) {
 		e.Delay = retryAfter(h, time.Now())
 	}
 	return RecordResult{}, e
-}
-
-// ---- helpers shared by the two table vendors (baibaoyun, yesapi) ----
-
-// tblBadInput is the error for a caller's input that is never sent.
-func tblBadInput(vendor, msg string) error {
-	return &Error{Vendor: vendor, Class: ClassPermanent, Code: "bad_input", Message: msg, Err: ErrBadRequest}
-}
-
-// tblCheckBase checks a configured base URL.
-func tblCheckBase(base string) error {
-	u, err := url.Parse(base)
-	switch {
-	case err != nil:
-		return errors.New("not a URL")
-	case u.Scheme != "http" && u.Scheme != "https":
-		return errors.New("scheme must be http or https")
-	case u.Host == "":
-		return errors.New("no host")
-	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
-		return errors.New("must not carry a query, fragment or user info")
-	}
-	return nil
-}
-
-// tblCheckName checks one table-name component (app_id, entry_id, model_name).
-func tblCheckName(s string) error {
-	switch {
-	case s == "":
-		return errors.New("is empty")
-	case len(s) > 256:
-		return errors.New("is longer than 256 bytes")
-	case !utf8.ValidString(s):
-		return errors.New("is not UTF-8")
-	case strings.IndexFunc(s, unicode.IsControl) >= 0:
-		return errors.New("contains a control character")
-	}
-	return nil
-}
-
-// tblObject checks that data is one JSON object and returns it compacted.
-func tblObject(vendor string, data json.RawMessage) ([]byte, error) {
-	t := bytes.TrimSpace(data)
-	if len(t) == 0 || t[0] != '{' || !json.Valid(t) {
-		return nil, tblBadInput(vendor, "data must be a JSON object")
-	}
-	var b bytes.Buffer
-	if err := json.Compact(&b, t); err != nil {
-		return nil, tblBadInput(vendor, "data must be a JSON object")
-	}
-	return b.Bytes(), nil
-}
-
-// tblInt reads an integer sent as a JSON number or a numeric string.
-func tblInt(raw []byte) (int, bool) {
-	s := strings.TrimSpace(tblText(raw))
-	if s == "" {
-		return 0, false
-	}
-	if n, err := strconv.Atoi(s); err == nil {
-		return n, true
-	}
-	// 4004.0 and 4.004e3 are still 4004.
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f > 1e9 || f < -1e9 || f != math.Trunc(f) { // NaN fails the last test
-		return 0, false
-	}
-	return int(f), true
-}
-
-// tblText returns a JSON string's value, or the raw text of any other
-// scalar (a number stays exactly as sent); "" for null, objects and arrays.
-func tblText(raw []byte) string {
-	t := bytes.TrimSpace(raw)
-	if len(t) == 0 {
-		return ""
-	}
-	switch t[0] {
-	case '"':
-		var s string
-		if json.Unmarshal(t, &s) != nil {
-			return ""
-		}
-		return s
-	case '{', '[', 'n':
-		return ""
-	}
-	if !json.Valid(t) {
-		return ""
-	}
-	return string(t)
-}
-
-// tblMessage makes a vendor message fit for logs: valid UTF-8, bounded.
-func tblMessage(s string) string {
-	s = strings.TrimSpace(strings.ToValidUTF8(s, "\uFFFD"))
-	if len(s) <= tblMaxMessage {
-		return s
-	}
-	cut := tblMaxMessage
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
-// tblScrub removes credentials from an error's message, in case a vendor
-// (or a proxy) echoes the request back.
-func tblScrub(err error, secrets ...string) error {
-	e := AsError(err)
-	if e == nil {
-		return err
-	}
-	for _, s := range secrets {
-		if s != "" {
-			e.Message = strings.ReplaceAll(e.Message, s, "[redacted]")
-		}
-	}
-	return err
-}
-
-// tblExchange POSTs body to u and reads the answer (bounded). Failures to
-// get a whole answer are transient (transportError); the caller decodes.
-func tblExchange(ctx context.Context, hc *http.Client, timeout time.Duration, vendor, u string, h http.Header, body []byte) (int, http.Header, []byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, nil, tblBadInput(vendor, "cannot build the request: "+err.Error())
-	}
-	req.Header = h
-	resp, err := hc.Do(req)
-	if err != nil {
-		return 0, nil, nil, transportError(vendor, err)
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, tblMaxAnswer+1))
-	if err != nil {
-		return 0, nil, nil, transportError(vendor, err)
-	}
-	if len(answer) > tblMaxAnswer {
-		return 0, nil, nil, malformed(vendor, resp.StatusCode, "answer larger than 1 MiB")
-	}
-	return resp.StatusCode, resp.Header, answer, nil
 }

@@ -95,7 +95,7 @@ func TestBaibaoyunClassification(t *testing.T) {
 		tc{"500", 500, "", body(9999), tblWant{class: ClassTransient, code: "http_500"}},
 		tc{"502", 502, "", `<html>`, tblWant{class: ClassTransient, code: "http_502"}},
 		tc{"503", 503, "", ``, tblWant{class: ClassTransient, code: "http_503"}},
-		tc{"200 empty", 200, "", ``, tblWant{class: ClassOK}},
+		tc{"200 empty", 200, "", ``, tblWant{class: ClassTransient, code: "malformed"}},
 		tc{"200 with _id", 200, "", `{"code":0,"message":"ok","data":{"_id":"5f1a"}}`, tblWant{class: ClassOK, id: "5f1a"}},
 		tc{"201 with numeric id", 201, "", `{"id":42}`, tblWant{class: ClassOK, id: "42"}},
 		tc{"200 with trailing comma", 200, "", `{"code":0,"data":{"_id":"x1",},}`, tblWant{class: ClassOK, id: "x1"}},
@@ -131,7 +131,7 @@ func TestBaibaoyunMessages(t *testing.T) {
 	// A huge message is cut, not carried whole into logs and the DLQ.
 	long := strings.Repeat("错", 2000)
 	_, err = decodeBaibaoyun(400, nil, []byte(`{"code":4001,"message":"`+long+`"}`))
-	if e := AsError(err); e == nil || len(e.Message) > tblMaxMessage+len("…") {
+	if e := AsError(err); e == nil || len(e.Message) > maxMessage+len("…") {
 		t.Errorf("message not bounded: %d bytes", len(AsError(err).Message))
 	}
 }
@@ -146,8 +146,8 @@ func TestNewBaibaoyunErrors(t *testing.T) {
 		}
 	}
 	c, err := NewBaibaoyun(BaibaoyunConfig{APIKey: "k"})
-	if err != nil || c.base != "https://webapi.baibaoyun.com" || c.timeout != DefaultTimeout {
-		t.Errorf("defaults: base=%q timeout=%v err=%v", c.base, c.timeout, err)
+	if err != nil || c.base != "https://webapi.baibaoyun.com" || c.tr.timeout != DefaultTimeout {
+		t.Errorf("defaults: base=%q timeout=%v err=%v", c.base, c.tr.timeout, err)
 	}
 }
 
@@ -421,21 +421,21 @@ func FuzzDecodeBaibaoyun(f *testing.F) {
 		if res != (RecordResult{}) {
 			t.Fatalf("result %+v with error", res)
 		}
-		if len(e.Message) > tblMaxMessage+len("…") {
+		if len(e.Message) > maxMessage+len("…") {
 			t.Fatalf("message of %d bytes", len(e.Message))
 		}
 	})
 }
 
-func TestTblInt(t *testing.T) {
+func TestJSONInt(t *testing.T) {
 	for raw, want := range map[string]int{`4004`: 4004, `"4004"`: 4004, `4004.0`: 4004, `4.004e3`: 4004, ` -1 `: -1} {
-		if got, ok := tblInt([]byte(raw)); !ok || got != want {
-			t.Errorf("tblInt(%s) = %d, %v; want %d", raw, got, ok, want)
+		if got, ok := jsonInt([]byte(raw)); !ok || got != want {
+			t.Errorf("jsonInt(%s) = %d, %v; want %d", raw, got, ok, want)
 		}
 	}
 	for _, raw := range []string{``, `null`, `true`, `"x"`, `4004.5`, `1e20`, `"NaN"`, `"Inf"`, `{}`, `[4004]`, `40 04`} {
-		if got, ok := tblInt([]byte(raw)); ok {
-			t.Errorf("tblInt(%s) = %d, want no integer", raw, got)
+		if got, ok := jsonInt([]byte(raw)); ok {
+			t.Errorf("jsonInt(%s) = %d, want no integer", raw, got)
 		}
 	}
 }

@@ -6,9 +6,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -24,8 +22,6 @@ const (
 	CaihcomTimeLayout = "2006-01-02 15:04:05"
 	// caihcomBusyDelay is the document's advice for 8201–8203: wait 10 minutes.
 	caihcomBusyDelay = 10 * time.Minute
-	// caihcomMaxAnswer bounds how much of an answer is read.
-	caihcomMaxAnswer = 1 << 20
 )
 
 // caihcomCST is China Standard Time. A fixed zone, so the host's TZ and its
@@ -34,12 +30,12 @@ var caihcomCST = time.FixedZone("CST", 8*3600)
 
 // CaihcomConfig configures one caihcom account.
 type CaihcomConfig struct {
-	BaseURL    string // default "http://api.caihcom.com"
-	AppKey     string // required (header.appkey, the account Sid)
-	AppID      string // required (header.appId)
-	AuthToken  string // required (signing secret); never sent, never logged
-	HTTPClient *http.Client
-	Timeout    time.Duration    // bounds each attempt; 0 = DefaultTimeout via NewHTTPClient
+	BaseURL    string           // default "http://api.caihcom.com"
+	AppKey     string           // required (header.appkey, the account Sid)
+	AppID      string           // required (header.appId)
+	AuthToken  string           // required (signing secret); never sent, never logged
+	HTTPClient *http.Client     // nil = NewHTTPClient(Timeout); redirects are refused either way
+	Timeout    time.Duration    // bounds each attempt; 0 = DefaultTimeout
 	Now        func() time.Time // nil = time.Now; startTime is stamped from it when each request is SENT
 }
 
@@ -57,27 +53,32 @@ type SMS struct {
 type Caihcom struct {
 	cfg CaihcomConfig
 	url string
-	hc  *http.Client
+	tr  *transport
 	now func() time.Time
 }
 
-// NewCaihcom checks cfg and returns a client. The error names the missing field.
+// NewCaihcom checks cfg and returns a client. The error names the missing or bad field.
 func NewCaihcom(cfg CaihcomConfig) (*Caihcom, error) {
 	switch {
 	case cfg.AppKey == "":
-		return nil, errors.New("caihcom: AppKey is required")
+		return nil, configError(VendorCaihcom, "AppKey is required")
 	case cfg.AppID == "":
-		return nil, errors.New("caihcom: AppID is required")
+		return nil, configError(VendorCaihcom, "AppID is required")
 	case cfg.AuthToken == "":
-		return nil, errors.New("caihcom: AuthToken is required")
+		return nil, configError(VendorCaihcom, "AuthToken is required")
 	}
-	base := strings.TrimRight(cfg.BaseURL, "/")
+	base := cfg.BaseURL
 	if base == "" {
 		base = caihcomDefaultBase
 	}
-	c := &Caihcom{cfg: cfg, url: base + caihcomSubmitPath, hc: cfg.HTTPClient, now: cfg.Now}
-	if c.hc == nil {
-		c.hc = NewHTTPClient(cfg.Timeout)
+	if err := checkBaseURL(base); err != nil {
+		return nil, configError(VendorCaihcom, "BaseURL: "+err.Error())
+	}
+	c := &Caihcom{
+		cfg: cfg,
+		url: strings.TrimRight(base, "/") + caihcomSubmitPath,
+		tr:  newTransport(VendorCaihcom, cfg.HTTPClient, cfg.Timeout, cfg.AuthToken),
+		now: cfg.Now,
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -160,9 +161,7 @@ func (c *Caihcom) Send(ctx context.Context, m SMS) error {
 
 // validateCaihcomSMS rejects what must never reach the vendor.
 func validateCaihcomSMS(m SMS) error {
-	bad := func(why string) error {
-		return &Error{Vendor: VendorCaihcom, Class: ClassPermanent, Code: "bad_input", Message: why, Err: ErrBadRequest}
-	}
+	bad := func(why string) error { return badInput(VendorCaihcom, why) }
 	switch {
 	case m.MsgID == "":
 		return bad("empty msgid")
@@ -180,74 +179,59 @@ func validateCaihcomSMS(m SMS) error {
 
 // attempt is one signed exchange, stamped now.
 func (c *Caihcom) attempt(ctx context.Context, m SMS) error {
-	if err := ctx.Err(); err != nil {
+	if err := ctx.Err(); err != nil { // no stamp for a call that will not be made
 		return transportError(VendorCaihcom, err)
 	}
 	body, err := EncodeCaihcomRequest(c.cfg.AppKey, c.cfg.AppID, c.now(), m)
 	if err != nil {
 		return &Error{Vendor: VendorCaihcom, Class: ClassPermanent, Code: "bad_input", Message: "cannot encode request", Err: fmt.Errorf("%w: %w", ErrBadRequest, err)}
 	}
-	if c.cfg.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
-		defer cancel()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
-	if err != nil {
-		// Only a bad BaseURL gets here; the URL holds no secret.
-		return &Error{Vendor: VendorCaihcom, Class: ClassPermanent, Code: "bad_url", Message: "cannot build request", Err: err}
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("sign", CaihcomSign(c.cfg.AuthToken, body))
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return transportError(VendorCaihcom, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, caihcomMaxAnswer))
-	if err != nil {
-		return transportError(VendorCaihcom, err)
-	}
-	return decodeCaihcom(resp.StatusCode, resp.Header, raw)
+	_, err = exchange(ctx, c.tr, request{
+		url: c.url,
+		header: http.Header{
+			"Content-Type": {"application/json"},
+			"Sign":         {CaihcomSign(c.cfg.AuthToken, body)},
+		},
+		body: body,
+	}, func(status int, h http.Header, body []byte) (struct{}, error) {
+		return struct{}{}, decodeCaihcom(status, h, body)
+	})
+	return err
 }
 
-// caihcomAnswer is the response envelope. status and errorInfo.code are kept
-// raw because the document shows numbers but a gateway may quote them.
+// caihcomAnswer is the response envelope. Members are kept raw because the
+// document shows numbers but a gateway may quote them (answertext.go).
 type caihcomAnswer struct {
 	Header *struct {
 		Status    json.RawMessage `json:"status"`
-		Desc      string          `json:"desc"`
+		Desc      json.RawMessage `json:"desc"`
 		ErrorInfo *struct {
 			Code    json.RawMessage `json:"code"`
-			Message string          `json:"message"`
+			Message json.RawMessage `json:"message"`
 		} `json:"errorInfo"`
 		Total json.RawMessage `json:"total"`
 		Succ  json.RawMessage `json:"succ"`
 	} `json:"header"`
-	// body (per-phone results) is not documented beyond "always an array"
-	// and is not needed: a one-phone request's outcome is header.status.
+	// body (per-phone results) is documented as "always an array" but the
+	// document's own example shows an object, and it is not needed: a
+	// one-phone request's outcome is header.status. So header.status 0 is
+	// what says success; a 2xx without it is malformed.
 }
 
-// caihcomNumber reads a JSON integer or a quoted integer; ok=false when absent or neither.
+// caihcomNumber reads a JSON integer or a quoted integer as canonical text;
+// ok=false when absent or neither.
 func caihcomNumber(raw json.RawMessage) (string, bool) {
-	s := strings.TrimSpace(string(raw))
-	if s == "" || s == "null" {
+	n, ok := jsonInt(raw)
+	if !ok {
 		return "", false
 	}
-	if uq, err := strconv.Unquote(s); err == nil && strings.HasPrefix(s, `"`) {
-		s = strings.TrimSpace(uq)
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return "", false
-	}
-	return strconv.FormatInt(n, 10), true
+	return strconv.Itoa(n), true
 }
 
 // decodeCaihcom classifies one answer (pure: fuzzed by FuzzDecodeCaihcom).
 func decodeCaihcom(status int, h http.Header, body []byte) error {
 	if status != http.StatusOK {
-		return httpStatusError(VendorCaihcom, &http.Response{StatusCode: status, Header: h}, http.StatusText(status))
+		return httpStatusError(VendorCaihcom, status, h, http.StatusText(status))
 	}
 	var a caihcomAnswer
 	if err := json.Unmarshal(body, &a); err != nil {
@@ -263,12 +247,12 @@ func decodeCaihcom(status int, h http.Header, body []byte) error {
 	var code, msg string
 	if ei := a.Header.ErrorInfo; ei != nil {
 		code, _ = caihcomNumber(ei.Code)
-		msg = ei.Message
+		msg = jsonText(ei.Message)
 	}
 	if msg == "" {
-		msg = a.Header.Desc
+		msg = jsonText(a.Header.Desc)
 	}
-	e := &Error{Vendor: VendorCaihcom, Code: code, Message: msg}
+	e := &Error{Vendor: VendorCaihcom, Code: code, Message: boundMessage(msg)}
 	switch st {
 	case "0":
 		return nil
@@ -279,7 +263,7 @@ func decodeCaihcom(status int, h http.Header, body []byte) error {
 		e.Class, e.Code = ClassPermanent, "status_1"
 		total, _ := caihcomNumber(a.Header.Total)
 		succ, _ := caihcomNumber(a.Header.Succ)
-		e.Message = fmt.Sprintf("partly failed (total=%s succ=%s): %s", total, succ, msg)
+		e.Message = boundMessage(fmt.Sprintf("partly failed (total=%s succ=%s): %s", total, succ, msg))
 		return e
 	case "2", "3":
 		e.Class = caihcomCodeClass(code, st)

@@ -1,11 +1,8 @@
 package vendorclient
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -41,9 +38,11 @@ type DhgjcloudConfig struct {
 	// HTTPClient defaults to NewHTTPClient(Timeout). A client given here must
 	// not add Accept-Encoding (an *http.Transport needs DisableCompression),
 	// because the vendor answers 400 to headers its sample does not show.
+	// Redirects are refused either way.
 	HTTPClient *http.Client
-	// Timeout bounds one token request (default DefaultTimeout); the token
-	// lock lives Timeout+5s so it cannot expire under a live request.
+	// Timeout bounds each request, the token request included (default
+	// DefaultTimeout); the token lock lives Timeout+5s so it cannot expire
+	// under a live token request.
 	Timeout time.Duration
 }
 
@@ -57,8 +56,7 @@ type Dhgjcloud struct {
 	rdb           redis.UniversalClient
 	tokenKey      string
 	lockKey       string
-	hc            *http.Client
-	timeout       time.Duration
+	tr            *transport
 	lockTTL       time.Duration
 	tokenRequests atomic.Int64
 }
@@ -69,33 +67,24 @@ var _ RecordCreator = (*Dhgjcloud)(nil)
 func NewDhgjcloud(cfg DhgjcloudConfig) (*Dhgjcloud, error) {
 	switch {
 	case cfg.ClientID == "":
-		return nil, errors.New("vendorclient: dhgjcloud: ClientID is required")
+		return nil, configError(VendorDhgjcloud, "ClientID is required")
 	case cfg.ClientSecret == "":
-		return nil, errors.New("vendorclient: dhgjcloud: ClientSecret is required")
+		return nil, configError(VendorDhgjcloud, "ClientSecret is required")
 	case cfg.Redis == nil:
-		return nil, errors.New("vendorclient: dhgjcloud: Redis is required (the token is shared through it)")
+		return nil, configError(VendorDhgjcloud, "Redis is required (the token is shared through it)")
 	case cfg.TokenKey == "":
-		return nil, errors.New("vendorclient: dhgjcloud: TokenKey is required")
+		return nil, configError(VendorDhgjcloud, "TokenKey is required")
+	case cfg.HTTPClient != nil && !dhgjNoCompression(cfg.HTTPClient.Transport):
+		return nil, configError(VendorDhgjcloud, "HTTPClient adds Accept-Encoding (set Transport.DisableCompression), which the vendor rejects")
 	}
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DhgjcloudDefaultBaseURL
 	}
-	base, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" || base.RawQuery != "" || base.Fragment != "" {
-		return nil, errors.New("vendorclient: dhgjcloud: BaseURL must be an absolute http(s) URL without query")
+	if err := checkBaseURL(cfg.BaseURL); err != nil {
+		return nil, configError(VendorDhgjcloud, "BaseURL: "+err.Error())
 	}
-	timeout := cfg.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = NewHTTPClient(timeout)
-	} else if !dhgjNoCompression(hc.Transport) {
-		return nil, errors.New("vendorclient: dhgjcloud: HTTPClient adds Accept-Encoding (set Transport.DisableCompression), which the vendor rejects")
-	}
-	own := *hc // our copy: never follow redirects (a redirected POST loses its body)
-	own.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	base, _ := url.Parse(strings.TrimRight(cfg.BaseURL, "/")) // checked just above
+	tr := newTransport(VendorDhgjcloud, cfg.HTTPClient, cfg.Timeout, cfg.ClientSecret)
 	return &Dhgjcloud{
 		base:         base,
 		clientID:     cfg.ClientID,
@@ -104,9 +93,8 @@ func NewDhgjcloud(cfg DhgjcloudConfig) (*Dhgjcloud, error) {
 		rdb:          cfg.Redis,
 		tokenKey:     cfg.TokenKey,
 		lockKey:      cfg.TokenKey + ":lock",
-		hc:           &own,
-		timeout:      timeout,
-		lockTTL:      timeout + 5*time.Second,
+		tr:           tr,
+		lockTTL:      tr.timeout + 5*time.Second,
 	}, nil
 }
 
@@ -136,7 +124,7 @@ func (c *Dhgjcloud) CreateRecord(ctx context.Context, path string, data json.Raw
 	if err != nil {
 		return RecordResult{}, err
 	}
-	body, err := dhgjBody(data)
+	body, err := compactObject(VendorDhgjcloud, data)
 	if err != nil {
 		return RecordResult{}, err
 	}
@@ -186,46 +174,25 @@ func (c *Dhgjcloud) recordURL(path string) (string, error) {
 	return u.String(), nil
 }
 
-// dhgjBody returns data compacted, or a bad_input error when it is not one JSON object.
-func dhgjBody(data json.RawMessage) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, data); err != nil || buf.Len() == 0 || buf.Bytes()[0] != '{' {
-		return nil, dhgjBadInput("data must be a JSON object")
-	}
-	return buf.Bytes(), nil
-}
+// dhgjBadInput is the error for a record that is never sent.
+func dhgjBadInput(why string) error { return badInput(VendorDhgjcloud, why) }
 
-func dhgjBadInput(why string) error {
-	return &Error{Vendor: VendorDhgjcloud, Class: ClassPermanent, Code: "bad_input", Message: why, Err: ErrBadRequest}
-}
-
-// dhgjMaxAnswer bounds how much of an answer is read.
-const dhgjMaxAnswer = 1 << 20
-
-// post sends one business call with tok and decodes the answer.
+// post sends one business call with tok and decodes the answer; tok's
+// access token is scrubbed from its errors like the configured secret.
 func (c *Dhgjcloud) post(ctx context.Context, u string, body []byte, tok dhgjToken) (RecordResult, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return RecordResult{}, dhgjBadInput("cannot build the request")
-	}
 	// Exactly the sample's headers (Host and Content-Length are added by
 	// net/http). The sample's form content type is for its own example path
 	// ("each API specifies its own"); a record is a JSON object, so JSON.
-	req.Header = http.Header{
-		"Content-Type":  {"application/json; charset=utf-8"},
-		"Authorization": {tok.authorization()},
-		"User-Agent":    {""}, // present but empty: net/http then sends no User-Agent
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return RecordResult{}, transportError(VendorDhgjcloud, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, dhgjMaxAnswer))
-	if err != nil {
-		return RecordResult{}, transportError(VendorDhgjcloud, err)
-	}
-	return decodeDhgjcloud(resp.StatusCode, resp.Header, b)
+	return exchange(ctx, c.tr, request{
+		url: u,
+		header: http.Header{
+			"Content-Type":  {"application/json; charset=utf-8"},
+			"Authorization": {tok.authorization()},
+			"User-Agent":    {""}, // present but empty: net/http then sends no User-Agent
+		},
+		body:       body,
+		credential: tok.AccessToken,
+	}, decodeDhgjcloud)
 }
 
 // dhgjAnswer is the envelope of a business answer. Fields are raw so that a
@@ -249,14 +216,14 @@ func decodeDhgjcloud(status int, h http.Header, body []byte) (RecordResult, erro
 	if err := json.Unmarshal(body, &a); err != nil {
 		return RecordResult{}, malformed(VendorDhgjcloud, status, "body is not a JSON object")
 	}
-	code, ok := dhgjInt(a.Code)
+	code, ok := jsonInt(a.Code)
 	if !ok {
 		return RecordResult{}, malformed(VendorDhgjcloud, status, "no numeric code")
 	}
 	if code == 200 {
 		return RecordResult{ID: dhgjID(a.Data, a.ID)}, nil
 	}
-	e := &Error{Vendor: VendorDhgjcloud, Code: strconv.FormatInt(code, 10), Message: dhgjText(dhgjString(a.Message))}
+	e := &Error{Vendor: VendorDhgjcloud, Code: strconv.Itoa(code), Message: boundMessage(jsonText(a.Message))}
 	// The document has no table of business codes; codes that mirror the
 	// HTTP statuses it does describe get those statuses' meaning.
 	switch {
@@ -275,7 +242,7 @@ func decodeDhgjcloud(status int, h http.Header, body []byte) (RecordResult, erro
 // dhgjStatusError classifies a non-2xx answer; prefix is "http_" for
 // business calls and "token_http_" for the token endpoint.
 func dhgjStatusError(status int, h http.Header, body []byte, prefix string) error {
-	e := AsError(httpStatusError(VendorDhgjcloud, &http.Response{StatusCode: status, Header: h}, ""))
+	e := AsError(httpStatusError(VendorDhgjcloud, status, h, ""))
 	e.Code = prefix + strconv.Itoa(status)
 	var a struct {
 		Message json.RawMessage `json:"message"`
@@ -290,10 +257,10 @@ func dhgjStatusError(status int, h http.Header, body []byte, prefix string) erro
 		if prefix != "http_" {
 			e.Message = "client credentials rejected"
 		}
-	case dhgjString(a.Message) != "":
-		e.Message = dhgjText(dhgjString(a.Message))
-	case dhgjString(a.Error) != "":
-		e.Message = dhgjText(dhgjString(a.Error))
+	case jsonText(a.Message) != "":
+		e.Message = boundMessage(jsonText(a.Message))
+	case jsonText(a.Error) != "":
+		e.Message = boundMessage(jsonText(a.Error))
 	default:
 		e.Message = http.StatusText(status)
 	}
@@ -303,55 +270,15 @@ func dhgjStatusError(status int, h http.Header, body []byte, prefix string) erro
 	return e
 }
 
-// dhgjInt reads a JSON integer, or a string holding one.
-func dhgjInt(raw json.RawMessage) (int64, bool) {
-	s := string(bytes.TrimSpace(raw))
-	if u, err := strconv.Unquote(s); err == nil && strings.HasPrefix(s, `"`) {
-		s = strings.TrimSpace(u)
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	return n, err == nil
-}
-
-// dhgjString returns a JSON string's value, "" for anything else.
-func dhgjString(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return ""
-	}
-	return s
-}
-
 // dhgjID returns data.id, or the top-level id, as text ("" when absent).
 func dhgjID(data, id json.RawMessage) string {
 	var d struct {
 		ID json.RawMessage `json:"id"`
 	}
 	if json.Unmarshal(data, &d) == nil {
-		if s := dhgjScalar(d.ID); s != "" {
+		if s := jsonText(d.ID); s != "" {
 			return s
 		}
 	}
-	return dhgjScalar(id)
-}
-
-// dhgjScalar returns a JSON string or number as text.
-func dhgjScalar(raw json.RawMessage) string {
-	if s := dhgjString(raw); s != "" {
-		return s
-	}
-	var n json.Number
-	if json.Unmarshal(raw, &n) == nil {
-		return n.String()
-	}
-	return ""
-}
-
-// dhgjText bounds a vendor message (valid UTF-8, at most 200 characters).
-func dhgjText(s string) string {
-	s = strings.ToValidUTF8(strings.TrimSpace(s), "\uFFFD")
-	if utf8.RuneCountInString(s) <= 200 {
-		return s
-	}
-	return string([]rune(s)[:200]) + "…"
+	return jsonText(id)
 }

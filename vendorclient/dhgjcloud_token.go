@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -244,10 +243,10 @@ func (c *Dhgjcloud) redisError(ctx context.Context, err error) error {
 	return &Error{Vendor: VendorDhgjcloud, Class: ClassTransient, Code: "redis", Message: "shared token cache unavailable", Err: err}
 }
 
-// requestToken calls POST {base}/oauth/token once.
+// requestToken calls POST {base}/oauth/token once. The client secret goes
+// in the form body, so an endpoint echoing the body (a 400 quoting the
+// request) would echo it: the transport scrubs it, percent-encoded too.
 func (c *Dhgjcloud) requestToken(ctx context.Context) (dhgjTokenAnswer, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
 	form := url.Values{
 		"client_id":     {c.clientID},
 		"client_secret": {c.clientSecret},
@@ -256,25 +255,15 @@ func (c *Dhgjcloud) requestToken(ctx context.Context) (dhgjTokenAnswer, error) {
 	}
 	u := *c.base
 	u.Path = strings.TrimRight(u.Path, "/") + dhgjTokenURL
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(form.Encode()))
-	if err != nil {
-		return dhgjTokenAnswer{}, dhgjBadInput("cannot build the token request")
-	}
-	req.Header = http.Header{
-		"Content-Type": {dhgjCTForm},
-		"User-Agent":   {""}, // present but empty: net/http then sends no User-Agent
-	}
 	c.tokenRequests.Add(1)
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return dhgjTokenAnswer{}, transportError(VendorDhgjcloud, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, dhgjMaxAnswer))
-	if err != nil {
-		return dhgjTokenAnswer{}, transportError(VendorDhgjcloud, err)
-	}
-	return decodeDhgjToken(resp.StatusCode, resp.Header, b)
+	return exchange(ctx, c.tr, request{
+		url: u.String(),
+		header: http.Header{
+			"Content-Type": {dhgjCTForm},
+			"User-Agent":   {""}, // present but empty: net/http then sends no User-Agent
+		},
+		body: []byte(form.Encode()),
+	}, decodeDhgjToken)
 }
 
 // dhgjTokenAnswer is a decoded token answer.
@@ -301,22 +290,22 @@ func decodeDhgjToken(status int, h http.Header, body []byte) (dhgjTokenAnswer, e
 	if err := json.Unmarshal(body, &a); err != nil {
 		return dhgjTokenAnswer{}, malformed(VendorDhgjcloud, status, "token answer is not a JSON object")
 	}
-	tok := dhgjString(a.AccessToken)
+	tok := jsonString(a.AccessToken)
 	if !dhgjVisible(tok) {
 		return dhgjTokenAnswer{}, malformed(VendorDhgjcloud, status, "token answer has no usable access_token")
 	}
-	typ := dhgjString(a.TokenType)
+	typ := jsonString(a.TokenType)
 	if typ == "" {
 		typ = dhgjDefType
 	} else if !dhgjVisible(typ) {
 		return dhgjTokenAnswer{}, malformed(VendorDhgjcloud, status, "token answer has an unusable token_type")
 	}
-	secs, ok := dhgjInt(a.ExpiresIn)
+	secs, ok := jsonInt(a.ExpiresIn)
 	if !ok || secs <= 0 {
 		return dhgjTokenAnswer{}, malformed(VendorDhgjcloud, status, "token answer has no positive expires_in")
 	}
 	life := dhgjMaxLife
-	if secs < int64(dhgjMaxLife/time.Second) {
+	if secs < int(dhgjMaxLife/time.Second) {
 		life = time.Duration(secs) * time.Second
 	}
 	return dhgjTokenAnswer{AccessToken: tok, TokenType: typ, Life: life}, nil

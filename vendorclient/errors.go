@@ -1,13 +1,13 @@
-// Package vendorclient holds one client per vendor API (baibaoyun, yesapi,
-// dhgjcloud, caihcom). Each client signs and encodes requests exactly as the
-// vendor documents, and maps every answer to one Class of SPEC §2.5, carried
-// by *Error so that the worker can decide between done, wait, retry and
-// dead-letter without knowing any vendor's codes.
 package vendorclient
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -39,10 +39,15 @@ var (
 	// ErrUntrustedAnswer: the answer's own integrity check (yesapi _auth)
 	// does not match, so nothing in it can be believed.
 	ErrUntrustedAnswer = errors.New("vendorclient: answer failed its integrity check")
-	// ErrMalformedAnswer: the vendor's answer could not be decoded.
+	// ErrMalformedAnswer: the vendor's answer could not be decoded, or is a
+	// 2xx that does not say the call succeeded.
 	ErrMalformedAnswer = errors.New("vendorclient: malformed answer")
 	// ErrBadRequest: the caller's input cannot be sent (never reaches the vendor).
 	ErrBadRequest = errors.New("vendorclient: bad request")
+	// ErrRedirect: the answer was a 3xx. It is never followed: a redirected
+	// request would carry its credentials to wherever the Location points,
+	// and the redirected answer would not be the vendor's.
+	ErrRedirect = errors.New("vendorclient: redirect not followed")
 )
 
 // Error is a vendor answer (or transport failure) that is not plain success.
@@ -50,8 +55,8 @@ var (
 type Error struct {
 	Vendor  string        // "baibaoyun", "yesapi", "dhgjcloud", "caihcom"
 	Class   Class         // what the worker should do
-	Code    string        // vendor code as text: "4004", "414", "8401", "http_429", "timeout", …
-	Message string        // vendor message (never contains secrets)
+	Code    string        // vendor code as text: "4004", "414", "8401", "http_429", "timeout", "redirect", …
+	Message string        // vendor message (never contains secrets: see redact.go)
 	Delay   time.Duration // suggested wait before the next call (Retry-After when given); 0 = worker decides
 	Err     error         // underlying cause (sentinel or transport error), may be nil
 }
@@ -91,4 +96,74 @@ func AsError(err error) *Error {
 		return ve
 	}
 	return nil
+}
+
+// ---- the error shapes every client uses ----
+
+// configError is a constructor's refusal of its config; msg names the field.
+func configError(vendor, msg string) error {
+	return errors.New("vendorclient: " + vendor + ": " + msg)
+}
+
+// badInput is the error for a caller's input that is never sent.
+func badInput(vendor, msg string) error {
+	return &Error{Vendor: vendor, Class: ClassPermanent, Code: "bad_input", Message: msg, Err: ErrBadRequest}
+}
+
+// transportError classifies a failure to get any answer: timeouts and
+// connection errors are transient; a cancelled caller context is returned
+// as is wrapped in a transient *Error so the class is still known.
+func transportError(vendor string, err error) error {
+	code := "conn"
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		code = "timeout"
+	case errors.Is(err, context.Canceled):
+		code = "canceled"
+	}
+	return &Error{Vendor: vendor, Class: ClassTransient, Code: code, Message: "no answer", Err: err}
+}
+
+// malformed classifies an answer that cannot be decoded, or a 2xx that does
+// not say success (transient: a proxy or a half-deployed vendor can answer
+// garbage once, and a retry is better than a record lost as "done").
+func malformed(vendor string, status int, why string) error {
+	return &Error{Vendor: vendor, Class: ClassTransient, Code: "malformed", Message: "HTTP " + strconv.Itoa(status) + ": " + why, Err: ErrMalformedAnswer}
+}
+
+// retryAfter parses a Retry-After header (seconds or HTTP date); 0 when absent or bad.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// httpStatusError classifies a bare HTTP status with no vendor body. A 2xx
+// gets here only when its body is not the vendor's success answer: that is
+// malformed, never success and never permanent.
+func httpStatusError(vendor string, status int, h http.Header, msg string) error {
+	if status >= 200 && status <= 299 {
+		return malformed(vendor, status, "not the vendor's success answer")
+	}
+	e := &Error{Vendor: vendor, Code: "http_" + strconv.Itoa(status), Message: msg, Delay: retryAfter(h, time.Now())}
+	switch {
+	case status == http.StatusTooManyRequests:
+		e.Class = ClassThrottled
+	case status == http.StatusRequestTimeout, status >= 500:
+		e.Class = ClassTransient
+	case status == http.StatusUnauthorized && vendor == VendorDhgjcloud:
+		e.Class = ClassToken
+	default:
+		e.Class = ClassPermanent
+	}
+	return e
 }

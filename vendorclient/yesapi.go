@@ -5,8 +5,6 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -28,18 +26,17 @@ type YesapiConfig struct {
 	BaseURL   string // default "http://api.okayapi.com/"
 	AppKey    string // required
 	AppSecret string // required; signs requests and verifies _auth, never sent, never logged
-	// HTTPClient nil = NewHTTPClient(Timeout).
+	// HTTPClient nil = NewHTTPClient(Timeout); redirects are refused either way.
 	HTTPClient *http.Client
 	Timeout    time.Duration // bounds each call; 0 = DefaultTimeout
 }
 
 // Yesapi creates rows through yesapi's App.Table.Create.
 type Yesapi struct {
-	url     string // base with its trailing slash: params go in the POST body, never the URL
-	appKey  string
-	secret  string
-	hc      *http.Client
-	timeout time.Duration
+	url    string // base with its trailing slash: params go in the POST body, never the URL
+	appKey string
+	secret string
+	tr     *transport
 }
 
 var _ RecordCreator = (*Yesapi)(nil)
@@ -48,37 +45,37 @@ var _ RecordCreator = (*Yesapi)(nil)
 func NewYesapi(cfg YesapiConfig) (*Yesapi, error) {
 	switch {
 	case cfg.AppKey == "":
-		return nil, errors.New("yesapi: AppKey is required")
+		return nil, configError(VendorYesapi, "AppKey is required")
 	case cfg.AppSecret == "":
-		return nil, errors.New("yesapi: AppSecret is required")
+		return nil, configError(VendorYesapi, "AppSecret is required")
 	}
 	base := cfg.BaseURL
 	if base == "" {
 		base = yesapiDefaultBase
 	}
-	if err := tblCheckBase(base); err != nil {
-		return nil, fmt.Errorf("yesapi: BaseURL: %w", err)
+	if err := checkBaseURL(base); err != nil {
+		return nil, configError(VendorYesapi, "BaseURL: "+err.Error())
 	}
 	if !strings.HasSuffix(base, "/") {
 		base += "/" // the document's endpoint is {你的接口域名}/
 	}
-	c := &Yesapi{url: base, appKey: cfg.AppKey, secret: cfg.AppSecret, hc: cfg.HTTPClient, timeout: cfg.Timeout}
-	if c.timeout <= 0 {
-		c.timeout = DefaultTimeout
-	}
-	if c.hc == nil {
-		c.hc = NewHTTPClient(c.timeout)
-	}
-	return c, nil
+	return &Yesapi{
+		url:    base,
+		appKey: cfg.AppKey,
+		secret: cfg.AppSecret,
+		// The app key is no secret to yesapi (its JS sample ships it to
+		// browsers), but it names the account: scrubbed like the secret.
+		tr: newTransport(VendorYesapi, cfg.HTTPClient, cfg.Timeout, cfg.AppSecret, cfg.AppKey),
+	}, nil
 }
 
 // CreateRecord creates one row in the table modelName; data must be a JSON
 // object. The form is POSTed (a long GET URL fails with HTTP 414).
 func (c *Yesapi) CreateRecord(ctx context.Context, modelName string, data json.RawMessage) (RecordResult, error) {
-	if err := tblCheckName(modelName); err != nil {
-		return RecordResult{}, tblBadInput(VendorYesapi, "model_name "+err.Error())
+	if err := checkName(modelName); err != nil {
+		return RecordResult{}, badInput(VendorYesapi, "model_name "+err.Error())
 	}
-	obj, err := tblObject(VendorYesapi, data)
+	obj, err := compactObject(VendorYesapi, data)
 	if err != nil {
 		return RecordResult{}, err
 	}
@@ -93,14 +90,13 @@ func (c *Yesapi) CreateRecord(ctx context.Context, modelName string, data json.R
 	for k, v := range params {
 		form.Set(k, v)
 	}
-	h := http.Header{}
-	h.Set("Content-Type", "application/x-www-form-urlencoded")
-	status, rh, answer, err := tblExchange(ctx, c.hc, c.timeout, VendorYesapi, c.url, h, []byte(form.Encode()))
-	if err != nil {
-		return RecordResult{}, err
-	}
-	res, err := decodeYesapi(status, rh, answer, c.secret)
-	return res, tblScrub(err, c.secret, c.appKey)
+	return exchange(ctx, c.tr, request{
+		url:    c.url,
+		header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}},
+		body:   []byte(form.Encode()),
+	}, func(status int, h http.Header, body []byte) (RecordResult, error) {
+		return decodeYesapi(status, h, body, c.secret)
+	})
 }
 
 // YesapiSign is the request signature of the document's PHP/Python/JS
@@ -187,13 +183,14 @@ type yesEnvelope struct {
 func decodeYesapi(status int, h http.Header, body []byte, appSecret string) (RecordResult, error) {
 	var env yesEnvelope
 	perr := json.Unmarshal(body, &env)
-	ret, hasRet := tblInt(env.Ret)
+	ret, hasRet := jsonInt(env.Ret)
 	if status != http.StatusOK {
 		// The vendor answers in its envelope with HTTP 200; a proxy or web
 		// server in front answers bare statuses (e.g. HTTP 414 URI Too
-		// Long). Trust the envelope only when it says what went wrong.
+		// Long). Trust the envelope only when it says what went wrong; a
+		// 2xx other than 200 without that is malformed (httpStatusError).
 		if perr != nil || !hasRet || ret == 200 {
-			return RecordResult{}, httpStatusError(VendorYesapi, &http.Response{StatusCode: status, Header: h}, "")
+			return RecordResult{}, httpStatusError(VendorYesapi, status, h, "")
 		}
 	}
 	if perr != nil {
@@ -207,14 +204,14 @@ func decodeYesapi(status int, h http.Header, body []byte, appSecret string) (Rec
 	// wrong secret our sign gets ret 409 and our _auth check must fail too,
 	// and "409 签名错误" is what the operator needs to see, not bad_auth.
 	// (Nor does _auth cover ret itself: it signs data and _t only.)
-	if auth, t := tblText(env.Auth), tblText(env.T); ret == 200 && auth != "" && t != "" {
+	if auth, t := jsonText(env.Auth), jsonText(env.T); ret == 200 && auth != "" && t != "" {
 		if !strings.EqualFold(auth, YesapiAuth(env.Data, t, appSecret)) {
 			return RecordResult{}, &Error{Vendor: VendorYesapi, Class: ClassTransient, Code: "bad_auth",
 				Message: "_auth does not match the answer", Err: ErrUntrustedAnswer}
 		}
 	}
 	if ret != 200 {
-		msg := tblMessage(tblText(env.Msg))
+		msg := boundMessage(jsonText(env.Msg))
 		if msg == "" {
 			msg = yesRetMessage[ret]
 		}
@@ -232,7 +229,7 @@ func decodeYesapi(status int, h http.Header, body []byte, appSecret string) (Rec
 	if json.Unmarshal(env.Data, &d) != nil {
 		return RecordResult{}, malformed(VendorYesapi, status, "data is not an object")
 	}
-	errCode, ok := tblInt(d.ErrCode)
+	errCode, ok := jsonInt(d.ErrCode)
 	if !ok {
 		return RecordResult{}, malformed(VendorYesapi, status, "data has no err_code")
 	}
@@ -240,7 +237,14 @@ func decodeYesapi(status int, h http.Header, body []byte, appSecret string) (Rec
 		// 1: fields do not fit the table; 2: blocked by an app rule; both
 		// permanent, and so is any undocumented code.
 		code := "err_code_" + strconv.Itoa(errCode)
-		return RecordResult{}, &Error{Vendor: VendorYesapi, Class: ClassPermanent, Code: code, Message: tblMessage(tblText(d.ErrMsg))}
+		return RecordResult{}, &Error{Vendor: VendorYesapi, Class: ClassPermanent, Code: code, Message: boundMessage(jsonText(d.ErrMsg))}
 	}
-	return RecordResult{ID: tblText(d.ID)}, nil
+	// The documented success answer carries the new row's id: without it the
+	// answer does not say a row was created (a 2xx that does not say success
+	// is malformed, as for every vendor).
+	id := jsonText(d.ID)
+	if id == "" {
+		return RecordResult{}, malformed(VendorYesapi, status, "err_code 0 without the new row's id")
+	}
+	return RecordResult{ID: id}, nil
 }
