@@ -6,8 +6,10 @@ import (
 	"github.com/vendorq/vendorq/tasks"
 )
 
-// MaskPhones hides the middle four digits of every mainland mobile number
-// in s (138****0000); see tasks.MaskPhones.
+// MaskPhones is tasks.MaskPhones, the one masking used by every output
+// (logs, these pages, `enqueue dlq list`): it hides the middle four digits
+// of every mainland mobile number in s, +86 and full-width forms included
+// (138****0000). Kept so that dashboard code reads MaskPhones.
 func MaskPhones(s string) string { return tasks.MaskPhones(s) }
 
 // maskBytes is MaskPhones on bytes, without a copy when nothing matches.

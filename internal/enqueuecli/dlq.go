@@ -10,13 +10,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vendorq/vendorq/internal/dlq"
+	"github.com/vendorq/vendorq/tasks"
 )
 
 type dlqFlags struct {
-	endpoint string
-	id       string
-	asJSON   bool
-	limit    int
+	endpoint   string
+	id         string
+	asJSON     bool
+	limit      int
+	showPhones bool
 }
 
 func newDLQCmd(g *globals) *cobra.Command {
@@ -37,7 +39,12 @@ replayed or purged. Without --endpoint a command covers every endpoint.`,
 	}
 	count := sub("count", "Number of dead letters per endpoint", dlqCount)
 	list := sub("list", "Dead letters, newest first", dlqList)
+	list.Long = `Dead letters, newest first. Phone numbers in the id, the error and the payload
+are masked (138****0000, as in the logs and on the dashboard) unless
+--show-phones is given; a task id that holds a phone is masked too, so take the
+id for --id from a --show-phones listing.`
 	list.Flags().IntVar(&f.limit, "limit", 0, "at most this many per endpoint (0 = all)")
+	list.Flags().BoolVar(&f.showPhones, "show-phones", false, "print phone numbers in full: the output then holds personal data (PII)")
 	replay := sub("replay", "Put dead letters back on their queue (each entry is removed once re-enqueued)", dlqReplay)
 	purge := sub("purge", "Delete dead letters for good", dlqPurge)
 	cmd.AddCommand(count, list, replay, purge)
@@ -121,6 +128,9 @@ func dlqList(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
 		fmt.Fprintln(tw, "ENDPOINT\tID\tTYPE\tCODE\tATTEMPTS\tLAST ATTEMPT\tERROR")
 	}
 	emit := func(e dlq.Entry) error {
+		if !f.showPhones {
+			e = maskEntry(e)
+		}
 		if f.asJSON {
 			b, err := json.Marshal(e)
 			if err != nil {
@@ -223,6 +233,16 @@ func dlqPurge(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "purged=%d\n", purged)
 	return nil
+}
+
+// maskEntry masks phones wherever a dead letter carries them: its id (a
+// producer's key may hold one), its error (vendors echo the number) and
+// its payload, which stays valid JSON for --json.
+func maskEntry(e dlq.Entry) dlq.Entry {
+	e.ID = tasks.MaskPhones(e.ID)
+	e.Error = tasks.MaskPhones(e.Error)
+	e.Payload = tasks.MaskPhonesJSON(e.Payload)
+	return e
 }
 
 func shorten(s string, n int) string {
