@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -175,24 +176,28 @@ func parseBbyBody(body []byte) (a bbyAnswer, ok bool) {
 	return a, a.hasCode
 }
 
-// bbyRecord finds the new record: its id where such APIs put it (data._id,
-// data.id, _id, id), and whether the body carries the record at all (an id,
-// or a non-empty data object even without one).
+// bbyIDKeys are where such APIs put a new record's id (in data, or at the top).
+var bbyIDKeys = []string{"_id", "id"}
+
+// bbyRecord finds the new record: its id (data._id, data.id, _id, id), and
+// whether the body carries the record at all: an id, or a data object with
+// a field other than an (empty) id.
 func bbyRecord(m map[string]json.RawMessage) (id string, found bool) {
 	var data map[string]json.RawMessage
-	if json.Unmarshal(m["data"], &data) == nil {
-		for _, k := range []string{"_id", "id"} {
-			if id := jsonText(data[k]); id != "" {
+	_ = json.Unmarshal(m["data"], &data) // not an object: no record in data
+	for _, where := range []map[string]json.RawMessage{data, m} {
+		for _, k := range bbyIDKeys {
+			if id := jsonText(where[k]); id != "" {
 				return id, true
 			}
 		}
 	}
-	for _, k := range []string{"_id", "id"} {
-		if id := jsonText(m[k]); id != "" {
-			return id, true
+	for k := range data {
+		if !slices.Contains(bbyIDKeys, k) {
+			return "", true
 		}
 	}
-	return "", len(data) > 0
+	return "", false
 }
 
 // decodeBaibaoyun classifies one answer. It is pure (no I/O) so it can be fuzzed.

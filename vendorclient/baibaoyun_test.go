@@ -439,3 +439,59 @@ func TestJSONInt(t *testing.T) {
 		}
 	}
 }
+
+// Finding 5 of issue 9: an empty body, {} and {"code":500,…} in a 2xx each
+// counted as "record created" with an empty id, so a proxy answering 200
+// dropped records silently. A 2xx is a success only when its body says so
+// (decodeBaibaoyun); anything else is malformed, so the task is retried.
+func TestBaibaoyun2xxMustSaySuccess(t *testing.T) {
+	malformedWant := tblWant{class: ClassTransient, code: "malformed"}
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   string
+		want   tblWant
+	}{
+		{"empty", 200, ``, malformedWant},
+		{"blank", 200, " \n", malformedWant},
+		{"{}", 200, `{}`, malformedWant},
+		{"code 500", 200, `{"code":500,"message":"x"}`, malformedWant},
+		{"code 500 with a record", 200, `{"code":500,"data":{"_id":"a"}}`, malformedWant},
+		{"code 1", 201, `{"code":1,"message":"x"}`, malformedWant},
+		{"null", 200, `null`, malformedWant},
+		{"[]", 200, `[]`, malformedWant},
+		{"a string", 200, `"ok"`, malformedWant},
+		{"html", 200, `<html>ok</html>`, malformedWant},
+		{"code 0 alone", 200, `{"code":0,"message":"ok"}`, malformedWant},
+		{"code 0, data null", 200, `{"code":0,"data":null}`, malformedWant},
+		{"code 0, data empty", 200, `{"code":0,"data":{}}`, malformedWant},
+		{"code 0, empty id", 200, `{"code":0,"data":{"_id":""}}`, malformedWant},
+		{"204 no content", 204, ``, malformedWant},
+		{"simulator's success", 200, `{"code":0,"message":"ok","data":{"_id":"65a1f0c2e4b0a1b2c3d4e5f6"}}`, tblWant{class: ClassOK, id: "65a1f0c2e4b0a1b2c3d4e5f6"}},
+		{"code 200 with data.id", 200, `{"code":200,"data":{"id":7}}`, tblWant{class: ClassOK, id: "7"}},
+		{"no code, top-level _id", 201, `{"_id":"b2"}`, tblWant{class: ClassOK, id: "b2"}},
+		{"code as text", 200, `{"code":"0","data":{"_id":"c3"}}`, tblWant{class: ClassOK, id: "c3"}},
+		{"data without an id", 200, `{"code":0,"data":{"name":"张三"}}`, tblWant{class: ClassOK}},
+		{"4010 in a 200", 200, `{"code":4010,"message":"m","data":{"_id":"d4"}}`, tblWant{class: ClassOK, id: "d4", warning: true}},
+		{"4005 in a 200", 200, `{"code":4005,"message":"m"}`, tblWant{class: ClassQuota, code: "4005"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := decodeBaibaoyun(tc.status, nil, []byte(tc.body))
+			checkTblOutcome(t, VendorBaibaoyun, res, err, tc.want)
+			if tc.want.code == "malformed" && !errors.Is(err, ErrMalformedAnswer) {
+				t.Errorf("err = %v, want ErrMalformedAnswer", err)
+			}
+		})
+	}
+}
+
+// The same over loopback: a proxy answering 200 {} is a transient error.
+func TestBaibaoyunProxyAnswering200IsRetried(t *testing.T) {
+	for _, body := range []string{``, `{}`, `{"code":500,"message":"x"}`} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, body) }))
+		c, _ := NewBaibaoyun(BaibaoyunConfig{BaseURL: srv.URL, APIKey: "k"})
+		res, err := c.CreateRecord(context.Background(), "a/e", json.RawMessage(`{"x":1}`))
+		srv.Close()
+		checkTblOutcome(t, VendorBaibaoyun, res, err, tblWant{class: ClassTransient, code: "malformed"})
+	}
+}

@@ -565,3 +565,23 @@ func FuzzDecodeCaihcom(f *testing.F) {
 		}
 	})
 }
+
+// A 2xx other than 200 says nothing the document describes: malformed
+// (transient), never permanent and never success.
+func TestCaihcom2xxMustSaySuccess(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		body   string
+	}{
+		{204, ``},
+		{201, `{"header":{"status":0},"body":[]}`},
+		{200, ``},
+		{200, `{}`},
+		{200, `{"header":{}}`},
+	} {
+		err := decodeCaihcom(tc.status, http.Header{}, []byte(tc.body))
+		if e := AsError(err); e == nil || e.Class != ClassTransient || e.Code != "malformed" || !errors.Is(err, ErrMalformedAnswer) {
+			t.Errorf("HTTP %d %q: %v, want malformed", tc.status, tc.body, err)
+		}
+	}
+}

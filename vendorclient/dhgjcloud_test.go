@@ -825,3 +825,15 @@ func FuzzDecodeDhgjToken(f *testing.F) {
 		}
 	})
 }
+
+// A 2xx says success only with code 200 in its body.
+func TestDhgj2xxMustSaySuccess(t *testing.T) {
+	for _, body := range []string{``, `{}`, `null`, `[]`, `{"message":"success"}`, `{"data":{"id":"1"}}`} {
+		for _, status := range []int{200, 201, 204} {
+			_, err := decodeDhgjcloud(status, nil, []byte(body))
+			if e := AsError(err); e == nil || e.Class != ClassTransient || e.Code != "malformed" {
+				t.Errorf("HTTP %d %q: %v, want malformed", status, body, err)
+			}
+		}
+	}
+}
