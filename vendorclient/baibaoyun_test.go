@@ -446,12 +446,9 @@ func TestJSONInt(t *testing.T) {
 // (decodeBaibaoyun); anything else is malformed, so the task is retried.
 func TestBaibaoyun2xxMustSaySuccess(t *testing.T) {
 	malformedWant := tblWant{class: ClassTransient, code: "malformed"}
-	for _, tc := range []struct {
-		name   string
-		status int
-		body   string
-		want   tblWant
-	}{
+	runTblCases(t, VendorBaibaoyun, func(status int, body []byte) (RecordResult, error) {
+		return decodeBaibaoyun(status, nil, body)
+	}, []tblCase{
 		{"empty", 200, ``, malformedWant},
 		{"blank", 200, " \n", malformedWant},
 		{"{}", 200, `{}`, malformedWant},
@@ -474,10 +471,24 @@ func TestBaibaoyun2xxMustSaySuccess(t *testing.T) {
 		{"data without an id", 200, `{"code":0,"data":{"name":"张三"}}`, tblWant{class: ClassOK}},
 		{"4010 in a 200", 200, `{"code":4010,"message":"m","data":{"_id":"d4"}}`, tblWant{class: ClassOK, id: "d4", warning: true}},
 		{"4005 in a 200", 200, `{"code":4005,"message":"m"}`, tblWant{class: ClassQuota, code: "4005"}},
-	} {
+	})
+}
+
+// tblCase is one answer of a table vendor and what it must mean.
+type tblCase struct {
+	name   string
+	status int
+	body   string
+	want   tblWant
+}
+
+// runTblCases decodes each case's answer and checks its outcome.
+func runTblCases(t *testing.T, vendor string, decode func(status int, body []byte) (RecordResult, error), cases []tblCase) {
+	t.Helper()
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := decodeBaibaoyun(tc.status, nil, []byte(tc.body))
-			checkTblOutcome(t, VendorBaibaoyun, res, err, tc.want)
+			res, err := decode(tc.status, []byte(tc.body))
+			checkTblOutcome(t, vendor, res, err, tc.want)
 			if tc.want.code == "malformed" && !errors.Is(err, ErrMalformedAnswer) {
 				t.Errorf("err = %v, want ErrMalformedAnswer", err)
 			}

@@ -97,9 +97,12 @@ func (r redactor) message(s string) string {
 }
 
 // scrub returns err with every secret removed from everything its Error()
-// shows: the *Error's Message and Code, and the text of its Err (wrapped so
-// that errors.Is and errors.As still reach the sentinels, context errors and
-// net.Errors inside). The *Error is copied, never changed in place.
+// shows: the *Error's Message and the text of its Err (wrapped so that
+// errors.Is and errors.As still reach the sentinels, context errors and
+// net.Errors inside). Code is left alone: it is a constant of this package
+// or a vendor's integer re-formatted, never vendor text, and callers act on
+// it (caihcom's 8306 retry, metrics labels). The *Error is copied, never
+// changed in place.
 func (r redactor) scrub(err error) error {
 	if err == nil || len(r.forms) == 0 {
 		return err
@@ -112,7 +115,6 @@ func (r redactor) scrub(err error) error {
 		return r.cause(err)
 	}
 	c := *e
-	c.Code = r.text(e.Code)
 	c.Message = r.message(e.Message)
 	c.Err = r.cause(e.Err)
 	return &c

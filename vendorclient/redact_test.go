@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -87,14 +88,11 @@ func TestEchoedSecretsNeverShow(t *testing.T) {
 							w.WriteHeader(ans.status)
 							_, _ = fmt.Fprint(w, body)
 						}
-						var base string
+						path := "business call"
 						if ans.token {
-							srv := fakeVendor(t, fakeClient{}, answer) // no working token endpoint
-							base = srv.URL
-						} else {
-							base = fakeVendor(t, fc, answer).URL
+							path = "token request"
 						}
-						warning, err := fc.call(t, callCtx(t), base, nil, 0)
+						warning, err := fc.call(t, callCtx(t), vendorAnswering(t, fc, path, answer).URL, nil, 0)
 						if ans.ok {
 							if err != nil || warning == "" {
 								t.Fatalf("want a success with a warning, got %q, %v", warning, err)
@@ -117,11 +115,10 @@ func TestEchoedSecretsNeverShow(t *testing.T) {
 // quoting the form it received (so the client secret percent-encoded).
 func TestDhgjTokenEndpointEchoingTheFormIsScrubbed(t *testing.T) {
 	fc := fakeClients()[2]
-	srv := fakeVendor(t, fakeClient{}, func(w http.ResponseWriter, r *http.Request) {
-		b := make([]byte, 4096)
-		n, _ := r.Body.Read(b)
+	srv := vendorAnswering(t, fc, "token request", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
 		w.WriteHeader(http.StatusBadRequest)
-		j, _ := json.Marshal("bad request: " + string(b[:n]))
+		j, _ := json.Marshal("bad request: " + string(b))
 		_, _ = fmt.Fprintf(w, `{"error":"invalid_request","message":%s}`, j)
 	})
 	_, err := fc.call(t, callCtx(t), srv.URL, nil, 0)

@@ -25,6 +25,24 @@ func elsewhere(t *testing.T) (*httptest.Server, *atomic.Int64) {
 	return srv, &got
 }
 
+// callPaths are the requests of fc a test can aim an answer at: its
+// business call, and its token request when it has one.
+func callPaths(fc fakeClient) []string {
+	if fc.tokenPath == "" {
+		return []string{"business call"}
+	}
+	return []string{"business call", "token request"}
+}
+
+// vendorAnswering starts a fake vendor whose path (see callPaths) answers
+// with answer; on "token request" every request gets it, the token's too.
+func vendorAnswering(t *testing.T, fc fakeClient, path string, answer http.HandlerFunc) *httptest.Server {
+	if path == "token request" {
+		fc.tokenPath = ""
+	}
+	return fakeVendor(t, fc, answer)
+}
+
 // Finding 3 of issue 9: a vendor (or whatever answers in its place)
 // redirecting to another port got the request re-sent there, credentials
 // included, and the redirected 200 counted as success. Now no client of the
@@ -33,11 +51,7 @@ func elsewhere(t *testing.T) (*httptest.Server, *atomic.Int64) {
 // the target's host only.
 func TestNoClientFollowsRedirects(t *testing.T) {
 	for _, fc := range fakeClients() {
-		paths := []string{"business call"}
-		if fc.tokenPath != "" {
-			paths = append(paths, "token request")
-		}
-		for _, path := range paths {
+		for _, path := range callPaths(fc) {
 			for _, status := range []int{http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
 				for _, own := range []bool{false, true} {
 					name := fc.vendor + "/" + path + "/" + strconv.Itoa(status) + "/default client"
@@ -52,13 +66,7 @@ func TestNoClientFollowsRedirects(t *testing.T) {
 							w.Header().Set("Location", loc)
 							w.WriteHeader(status)
 						}
-						var vendor *httptest.Server
-						if path == "token request" {
-							vendor = httptest.NewServer(http.HandlerFunc(redirect)) // the token endpoint too
-							t.Cleanup(vendor.Close)
-						} else {
-							vendor = fakeVendor(t, fc, redirect)
-						}
+						vendor := vendorAnswering(t, fc, path, redirect)
 						var hc *http.Client
 						if own {
 							hc = followingClient(t)
@@ -127,22 +135,12 @@ func TestNewHTTPClientRefusesRedirects(t *testing.T) {
 func TestAnswerOverOneMiBIsMalformed(t *testing.T) {
 	pad := strings.Repeat("a", maxAnswer)
 	for _, fc := range fakeClients() {
-		paths := []string{"business call"}
-		if fc.tokenPath != "" {
-			paths = append(paths, "token request")
-		}
-		for _, path := range paths {
+		for _, path := range callPaths(fc) {
 			t.Run(fc.vendor+"/"+path, func(t *testing.T) {
 				huge := func(w http.ResponseWriter, r *http.Request) {
 					_, _ = io.WriteString(w, `{"pad":"`+pad+`"}`)
 				}
-				var vendor *httptest.Server
-				if path == "token request" {
-					vendor = httptest.NewServer(http.HandlerFunc(huge))
-					t.Cleanup(vendor.Close)
-				} else {
-					vendor = fakeVendor(t, fc, huge)
-				}
+				vendor := vendorAnswering(t, fc, path, huge)
 				_, err := fc.call(t, callCtx(t), vendor.URL, nil, 0)
 				e := assertVendorError(t, err, fc.vendor, ClassTransient, "malformed")
 				if !errors.Is(err, ErrMalformedAnswer) || !strings.Contains(e.Message, "1 MiB") {
@@ -169,11 +167,7 @@ func TestAnswerOfOneMiBIsRead(t *testing.T) {
 // their own).
 func TestEveryCallHasItsOwnTimeout(t *testing.T) {
 	for _, fc := range fakeClients() {
-		paths := []string{"business call"}
-		if fc.tokenPath != "" {
-			paths = append(paths, "token request")
-		}
-		for _, path := range paths {
+		for _, path := range callPaths(fc) {
 			t.Run(fc.vendor+"/"+path, func(t *testing.T) {
 				hold := func(w http.ResponseWriter, r *http.Request) {
 					_, _ = io.ReadAll(r.Body) // so that the server notices the client hanging up
@@ -182,13 +176,7 @@ func TestEveryCallHasItsOwnTimeout(t *testing.T) {
 					case <-time.After(10 * time.Second):
 					}
 				}
-				var vendor *httptest.Server
-				if path == "token request" {
-					vendor = httptest.NewServer(http.HandlerFunc(hold))
-					t.Cleanup(vendor.Close)
-				} else {
-					vendor = fakeVendor(t, fc, hold)
-				}
+				vendor := vendorAnswering(t, fc, path, hold)
 				tr := &http.Transport{DisableCompression: true}
 				t.Cleanup(tr.CloseIdleConnections)
 				start := time.Now()

@@ -415,22 +415,14 @@ func FuzzDecodeYesapi(f *testing.F) {
 // A 2xx says success only with ret 200, err_code 0 and the new row's id
 // (the document's answer); anything else in a 2xx is malformed.
 func TestYesapi2xxMustSaySuccess(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		status int
-		body   string
-		want   tblWant
-	}{
+	runTblCases(t, VendorYesapi, func(status int, body []byte) (RecordResult, error) {
+		return decodeYesapi(status, nil, body, "sec")
+	}, []tblCase{
 		{"err_code 0 without id", 200, `{"ret":200,"data":{"err_code":0,"err_msg":""},"msg":""}`, tblWant{class: ClassTransient, code: "malformed"}},
 		{"err_code 0, id null", 200, `{"ret":200,"data":{"err_code":0,"id":null}}`, tblWant{class: ClassTransient, code: "malformed"}},
 		{"HTTP 201 claiming success", 201, `{"ret":200,"data":{"err_code":0,"id":1}}`, tblWant{class: ClassTransient, code: "malformed"}},
 		{"HTTP 204", 204, ``, tblWant{class: ClassTransient, code: "malformed"}},
 		{"HTTP 201 with an error ret", 201, `{"ret":413,"data":[]}`, tblWant{class: ClassQuota, code: "413"}},
 		{"the document's answer", 200, `{"ret":200,"data":{"err_code":0,"err_msg":"","id":4},"msg":""}`, tblWant{class: ClassOK, id: "4"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			res, err := decodeYesapi(tc.status, nil, []byte(tc.body), "sec")
-			checkTblOutcome(t, VendorYesapi, res, err, tc.want)
-		})
-	}
+	})
 }
