@@ -69,8 +69,8 @@ func TestMaskPhonesTable(t *testing.T) {
 			if got != c.want {
 				t.Fatalf("MaskPhones(%q) = %q, want %q", c.in, got, c.want)
 			}
-			if ContainsPhone([]byte(c.in)) != (got != c.in) {
-				t.Fatalf("ContainsPhone(%q) = %v, but MaskPhones changed it: %v", c.in, !(got != c.in), got != c.in)
+			if changed := got != c.in; ContainsPhone([]byte(c.in)) != changed {
+				t.Fatalf("ContainsPhone(%q) = %v, but MaskPhones changed it: %v", c.in, !changed, changed)
 			}
 			if MaskPhones(got) != got {
 				t.Fatalf("not idempotent: %q -> %q", got, MaskPhones(got))

@@ -45,24 +45,25 @@ type Conn struct {
 	Universal redis.UniversalOptions
 }
 
-// Parse parses one of the accepted URL forms.
+// sentinelParams are the parameters of redis-sentinel://.
+var sentinelParams = []string{"master", "sentinel_username", "sentinel_password"}
+
+// Parse parses one of the accepted URL forms. Its errors wrap ErrBadURL and
+// never hold a password (see urlparts.go).
 func Parse(raw string) (Conn, error) {
-	scheme, _, ok := strings.Cut(raw, "://")
-	if !ok {
-		return Conn{}, fmt.Errorf("%w: %q has no scheme (want redis://, rediss://, redis-sentinel://, redis-cluster://)", ErrBadURL, Redacted(raw))
+	p, err := splitURL(raw)
+	if err != nil {
+		return Conn{}, err
 	}
-	switch scheme {
+	user, pass, err := p.credentials()
+	if err != nil {
+		return Conn{}, err
+	}
+	switch p.scheme {
 	case "redis", "rediss":
-		opt, err := redis.ParseURL(raw)
-		if err != nil {
-			return Conn{}, fmt.Errorf("%w: %w", ErrBadURL, err)
-		}
-		a := asynq.RedisClientOpt{Addr: opt.Addr, Username: opt.Username, Password: opt.Password, DB: opt.DB, TLSConfig: opt.TLSConfig}
-		return Conn{Kind: KindSingle, Asynq: a, Universal: redis.UniversalOptions{
-			Addrs: []string{opt.Addr}, Username: opt.Username, Password: opt.Password, DB: opt.DB, TLSConfig: opt.TLSConfig,
-		}}, nil
+		return parseSingle(p, user, pass)
 	case "redis-sentinel":
-		m, err := parseMulti(raw, "26379", "master", "sentinel_username", "sentinel_password")
+		m, err := parseMulti(p, "26379", sentinelParams...)
 		if err != nil {
 			return Conn{}, err
 		}
@@ -73,88 +74,81 @@ func Parse(raw string) (Conn, error) {
 		suser, spass := m.query.Get("sentinel_username"), m.query.Get("sentinel_password")
 		a := asynq.RedisFailoverClientOpt{
 			MasterName: master, SentinelAddrs: m.addrs, SentinelUsername: suser, SentinelPassword: spass,
-			Username: m.user, Password: m.pass, DB: m.db,
+			Username: user, Password: pass, DB: m.db,
 		}
 		return Conn{Kind: KindSentinel, Asynq: a, Universal: redis.UniversalOptions{
 			Addrs: m.addrs, MasterName: master, SentinelUsername: suser, SentinelPassword: spass,
-			Username: m.user, Password: m.pass, DB: m.db,
+			Username: user, Password: pass, DB: m.db,
 		}}, nil
 	case "redis-cluster":
-		m, err := parseMulti(raw, "6379")
+		m, err := parseMulti(p, "6379")
 		if err != nil {
 			return Conn{}, err
 		}
 		if m.db != 0 {
 			return Conn{}, fmt.Errorf("%w: redis-cluster:// has only database 0, got /%d", ErrBadURL, m.db)
 		}
-		a := asynq.RedisClusterClientOpt{Addrs: m.addrs, Username: m.user, Password: m.pass}
+		a := asynq.RedisClusterClientOpt{Addrs: m.addrs, Username: user, Password: pass}
 		return Conn{Kind: KindCluster, Asynq: a, Universal: redis.UniversalOptions{
-			Addrs: m.addrs, Username: m.user, Password: m.pass, IsClusterMode: true,
+			Addrs: m.addrs, Username: user, Password: pass, IsClusterMode: true,
 		}}, nil
 	default:
-		return Conn{}, fmt.Errorf("%w: unsupported scheme %q (want redis://, rediss://, redis-sentinel://, redis-cluster://)", ErrBadURL, scheme)
+		return Conn{}, fmt.Errorf("%w: unsupported scheme %q (want %s)", ErrBadURL, p.scheme, schemes)
 	}
+}
+
+// parseSingle leaves host, database and go-redis's own parameters
+// (dial_timeout, …) to go-redis, handing it the URL without user:password
+// so that its errors cannot quote them; net/url's errors lose their quoted
+// URL as well.
+func parseSingle(p urlParts, user, pass string) (Conn, error) {
+	opt, err := redis.ParseURL(p.withoutUserinfo())
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		return Conn{}, fmt.Errorf("%w: %s://: %w", ErrBadURL, p.scheme, ue.Err)
+	}
+	if err != nil {
+		return Conn{}, fmt.Errorf("%w: %s://: %s", ErrBadURL, p.scheme, strings.TrimPrefix(err.Error(), "redis: "))
+	}
+	if _, err := hostPort(opt.Addr, "6379"); err != nil { // net/url takes any run of digits as a port
+		return Conn{}, fmt.Errorf("%w: %s://: %w", ErrBadURL, p.scheme, err)
+	}
+	a := asynq.RedisClientOpt{Addr: opt.Addr, Username: user, Password: pass, DB: opt.DB, TLSConfig: opt.TLSConfig}
+	return Conn{Kind: KindSingle, Asynq: a, Universal: redis.UniversalOptions{
+		Addrs: []string{opt.Addr}, Username: user, Password: pass, DB: opt.DB, TLSConfig: opt.TLSConfig,
+	}}, nil
 }
 
 // multi is a parsed multi-host URL.
 type multi struct {
-	addrs      []string
-	user, pass string
-	db         int
-	query      url.Values
+	addrs []string
+	db    int
+	query url.Values
 }
 
-// parseMulti parses scheme://[user:pass@]h1,h2[/db][?query] by hand:
-// net/url cannot, as soon as one host is an IPv6 literal.
-func parseMulti(raw, defaultPort string, allowed ...string) (multi, error) {
-	scheme, rest, _ := strings.Cut(raw, "://")
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	authority, tail := rest[:end], rest[end:]
+// parseMulti parses the hosts, database and parameters of a multi-host
+// URL by hand: net/url cannot, as soon as one host is an IPv6 literal.
+func parseMulti(p urlParts, defaultPort string, allowed ...string) (multi, error) {
 	var m multi
-	if at := strings.LastIndex(authority, "@"); at >= 0 {
-		ui, err := url.Parse("x://" + authority[:at] + "@h")
-		if err != nil || ui.User == nil {
-			return multi{}, fmt.Errorf("%w: %s://: malformed user:password (percent-encode special characters)", ErrBadURL, scheme)
-		}
-		m.user = ui.User.Username()
-		m.pass, _ = ui.User.Password()
-		authority = authority[at+1:]
-	}
-	for _, h := range strings.Split(authority, ",") {
+	for _, h := range strings.Split(p.hosts, ",") {
 		h = strings.TrimSpace(h)
 		if h == "" {
 			continue
 		}
 		addr, err := hostPort(h, defaultPort)
 		if err != nil {
-			return multi{}, fmt.Errorf("%w: %s://: host %q: %w", ErrBadURL, scheme, h, err)
+			return multi{}, fmt.Errorf("%w: %s://: host %q: %w", ErrBadURL, p.scheme, h, err)
 		}
 		m.addrs = append(m.addrs, addr)
 	}
 	if len(m.addrs) == 0 {
-		return multi{}, fmt.Errorf("%w: %s:// needs at least one host:port", ErrBadURL, scheme)
+		return multi{}, fmt.Errorf("%w: %s:// needs at least one host:port", ErrBadURL, p.scheme)
 	}
-	pq, err := url.Parse("x://h" + tail)
-	if err != nil {
-		return multi{}, fmt.Errorf("%w: %s://: %w", ErrBadURL, scheme, err)
-	}
-	if m.db, err = dbFromPath(pq.Path); err != nil {
+	var err error
+	if m.db, err = dbFromPath(p.path); err != nil {
 		return multi{}, err
 	}
-	m.query = pq.Query()
-	for k := range m.query {
-		if !contains(allowed, k) {
-			want := "none"
-			if len(allowed) > 0 {
-				want = strings.Join(allowed, ", ")
-			}
-			return multi{}, fmt.Errorf("%w: %s://: unknown parameter %q (known: %s)", ErrBadURL, scheme, k, want)
-		}
-	}
-	return m, nil
+	m.query, err = p.params(allowed...)
+	return m, err
 }
 
 func hostPort(h, defaultPort string) (string, error) {
@@ -207,44 +201,4 @@ func (c Conn) NewClient() redis.UniversalClient {
 	o.ReadTimeout = 3 * time.Second
 	o.WriteTimeout = 3 * time.Second
 	return redis.NewUniversalClient(&o)
-}
-
-// Redacted returns the URL with every password (the user's and
-// sentinel_password) replaced by "xxxxx", for logs and errors.
-func Redacted(raw string) string {
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		if strings.ContainsAny(raw, "@") {
-			return "(unparsable redis url)"
-		}
-		return raw
-	}
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	authority, tail := rest[:end], rest[end:]
-	if at := strings.LastIndex(authority, "@"); at >= 0 {
-		ui := authority[:at]
-		if user, _, hasPass := strings.Cut(ui, ":"); hasPass {
-			ui = user + ":xxxxx"
-		}
-		authority = ui + authority[at:]
-	}
-	if q := strings.Index(tail, "?"); q >= 0 {
-		path, query := tail[:q], tail[q+1:]
-		frag := ""
-		if h := strings.Index(query, "#"); h >= 0 {
-			query, frag = query[:h], query[h:]
-		}
-		vals, err := url.ParseQuery(query)
-		if err != nil {
-			return "(unparsable redis url)"
-		}
-		if _, ok := vals["sentinel_password"]; ok {
-			vals.Set("sentinel_password", "xxxxx")
-		}
-		tail = path + "?" + vals.Encode() + frag
-	}
-	return scheme + "://" + authority + tail
 }

@@ -102,6 +102,14 @@ func TestParseErrors(t *testing.T) {
 		{"redis-cluster://h1:7000/2", "only database 0"},
 		{"redis-cluster://::1:7000", "brackets"},
 		{"redis-cluster://h1:7000?master=m", `unknown parameter "master"`},
+		{"redis://:pw@h/0#frag", "'#'"},
+		{"redis://:p/w@h/0", "'@' after the host list"},
+		{"redis://:p%zz@h/0", "the password is not valid percent-encoding"},
+		{"redis://u%zz:pw@h/0", "the user name is not valid percent-encoding"},
+		{"redis://h:abc/0", `invalid port ":abc"`},
+		{"redis://h/abc", `invalid database number: "abc"`},
+		{"redis-sentinel://h1?master=m&sentinel_password=%zz", "parameter sentinel_password is not valid percent-encoding"},
+		{"redis-sentinel://h1?master=m&sentinel_password=a&b", "parameter 3 is unknown"},
 	} {
 		_, err := Parse(tc.url)
 		if !errors.Is(err, ErrBadURL) || !strings.Contains(err.Error(), tc.want) {
@@ -116,6 +124,9 @@ func TestRedacted(t *testing.T) {
 		"redis://h:6379/0":                                              "redis://h:6379/0",
 		"redis-cluster://:s3cret@h1:7000,[::1]:7001":                    "redis-cluster://:xxxxx@h1:7000,[::1]:7001",
 		"redis-sentinel://:s3cret@h1,h2/1?master=m&sentinel_password=p": "redis-sentinel://:xxxxx@h1,h2/1?master=m&sentinel_password=xxxxx",
+		"redis-sentinel://h1?sentinel_password=s3&cret&master=m":        "redis-sentinel://h1?sentinel_password=xxxxx&xxxxx&master=m",
+		"redis://:s3/cret@h/0":                                          "(unparsable redis url)",
+		"h:6379?sentinel_password=s3cret":                               "(unparsable redis url)",
 	} {
 		got := Redacted(in)
 		if got != want {
