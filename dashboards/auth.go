@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/rs/zerolog"
 )
 
 // ErrInsecureBind: the dashboard would listen beyond loopback without credentials.
@@ -15,6 +19,17 @@ var ErrInsecureBind = errors.New("dashboard: non-loopback address without creden
 
 // ErrBadCredentials: a credential setting has the wrong form.
 var ErrBadCredentials = errors.New("dashboard: bad credentials setting")
+
+// MinSecretLen is the fewest characters of a dashboard password or bearer
+// token: the HTTP API's minimum (internal/api.MinTokenLen), so that no
+// secret of the worker is easier to guess than another.
+const MinSecretLen = 16
+
+// The flags that carry the credentials, named by the errors.
+const (
+	FlagBasicAuth = "--dashboard-basic-auth"
+	FlagToken     = "--dashboard-token"
+)
 
 // Credentials protect the dashboard. Zero value = open (loopback only).
 // Either basic auth or the bearer token is accepted when both are set:
@@ -44,24 +59,37 @@ func (c Credentials) String() string {
 }
 
 // ParseCredentials builds Credentials from a USER:PASSWORD basic-auth
-// setting and a bearer token; either may be empty. The error never repeats
-// the values it was given.
+// setting and a bearer token; either may be empty. The error names the
+// flag and never repeats the values it was given.
 func ParseCredentials(basic, token string) (Credentials, error) {
 	var c Credentials
 	if basic != "" {
 		u, p, ok := strings.Cut(basic, ":")
 		if !ok || u == "" || p == "" {
-			return c, fmt.Errorf("%w: basic auth must be USER:PASSWORD with both parts non-empty", ErrBadCredentials)
+			return c, fmt.Errorf("%w: %s must be USER:PASSWORD with both parts non-empty", ErrBadCredentials, FlagBasicAuth)
 		}
 		c.User, c.Password = u, p
 	}
-	if token != "" {
-		if strings.ContainsAny(token, " \t\r\n") {
-			return c, fmt.Errorf("%w: the bearer token must not contain spaces", ErrBadCredentials)
-		}
-		c.Token = token
+	c.Token = token
+	return c, c.check()
+}
+
+// check refuses short or malformed secrets (Options.Credentials is
+// checked too, so no caller can skip it).
+func (c Credentials) check() error {
+	if c.User != "" && utf8.RuneCountInString(c.Password) < MinSecretLen {
+		return fmt.Errorf("%w: the %s password has fewer than %d characters", ErrBadCredentials, FlagBasicAuth, MinSecretLen)
 	}
-	return c, nil
+	if c.Token == "" {
+		return nil
+	}
+	if strings.ContainsAny(c.Token, " \t\r\n") {
+		return fmt.Errorf("%w: the %s value must not contain spaces", ErrBadCredentials, FlagToken)
+	}
+	if utf8.RuneCountInString(c.Token) < MinSecretLen {
+		return fmt.Errorf("%w: the %s value has fewer than %d characters", ErrBadCredentials, FlagToken, MinSecretLen)
+	}
+	return nil
 }
 
 // IsLoopback reports whether addr (HOST:PORT) binds only to loopback:
@@ -102,17 +130,19 @@ func equal(got, want string) bool {
 	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
 }
 
+// bearerOK reports whether r carries the configured bearer token.
+func (c Credentials) bearerOK(r *http.Request) bool {
+	if c.Token == "" {
+		return false
+	}
+	h := r.Header.Get("Authorization")
+	return len(h) > 7 && strings.EqualFold(h[:7], "bearer ") && equal(strings.TrimSpace(h[7:]), c.Token)
+}
+
 // allowed reports whether r carries valid credentials.
 func (c Credentials) allowed(r *http.Request) bool {
-	if !c.Configured() {
+	if !c.Configured() || c.bearerOK(r) {
 		return true
-	}
-	if c.Token != "" {
-		if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-			if equal(strings.TrimSpace(h[7:]), c.Token) {
-				return true
-			}
-		}
 	}
 	if c.User != "" {
 		if u, p, ok := r.BasicAuth(); ok {
@@ -124,21 +154,77 @@ func (c Credentials) allowed(r *http.Request) bool {
 	return false
 }
 
-// requireAuth wraps h so that requests without valid credentials get 401.
-func (c Credentials) requireAuth(h http.Handler) http.Handler {
-	if !c.Configured() {
+// What a failed-login log line may show of the request.
+const (
+	maxLoggedPath = 200
+	maxLoggedUser = 64
+)
+
+// authGuard asks for the credentials, throttles clients that keep failing
+// (loginlimit.go) and logs each checked failure: the client, the path and
+// the user name tried, never the password or token tried.
+type authGuard struct {
+	creds Credentials
+	lim   *loginLimiter
+	log   zerolog.Logger
+}
+
+func (g *authGuard) wrap(h http.Handler) http.Handler {
+	if !g.creds.Configured() {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !c.allowed(r) {
-			if c.User != "" {
-				w.Header().Set("WWW-Authenticate", `Basic realm="vendorq dashboard", charset="UTF-8"`)
-			} else {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="vendorq dashboard"`)
+		client := clientKey(r)
+		if wait, first := g.lim.throttled(client); wait > 0 {
+			if first {
+				g.log.Warn().Str("client", client).Str("retry_after", wait.String()).
+					Msg("dashboard: login attempts throttled: too many failures from this client; its next attempts are refused unchecked")
 			}
-			http.Error(w, "401 unauthorized: this dashboard needs credentials", http.StatusUnauthorized)
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())))
+			http.Error(w, "429 too many failed logins: try again later", http.StatusTooManyRequests)
 			return
 		}
-		h.ServeHTTP(w, r)
+		if g.creds.allowed(r) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		// A first visit without credentials is no guess: the browser
+		// has not asked the user yet.
+		if scheme, user := triedCredentials(r); scheme != "" {
+			g.lim.failed(client)
+			ev := g.log.Warn().Str("client", client).Str("path", shorten(r.URL.Path, maxLoggedPath)).Str("scheme", scheme)
+			if user != "" {
+				ev = ev.Str("user", shorten(user, maxLoggedUser))
+			}
+			ev.Msg("dashboard: failed login")
+		}
+		if g.creds.User != "" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="vendorq dashboard", charset="UTF-8"`)
+		} else {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="vendorq dashboard"`)
+		}
+		http.Error(w, "401 unauthorized: this dashboard needs credentials", http.StatusUnauthorized)
 	})
+}
+
+// triedCredentials names the scheme of the Authorization header ("" when
+// there is none) and, for basic auth, the user name; never the secret.
+func triedCredentials(r *http.Request) (scheme, user string) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", ""
+	}
+	if u, _, ok := r.BasicAuth(); ok {
+		return "basic", u
+	}
+	scheme, _, _ = strings.Cut(h, " ")
+	return shorten(strings.ToLower(scheme), 16), ""
+}
+
+// shorten cuts s to at most n runes, marking the cut.
+func shorten(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -40,7 +41,7 @@ func TestCheckBind(t *testing.T) {
 			t.Errorf("message %q does not name %s", err, want)
 		}
 	}
-	for _, c := range []dashboards.Credentials{{User: "u", Password: "p"}, {Token: "t"}} {
+	for _, c := range []dashboards.Credentials{{User: "u", Password: pw1}, {Token: tok1}} {
 		if err := dashboards.CheckBind("0.0.0.0:8080", c); err != nil {
 			t.Errorf("0.0.0.0 with %v refused: %v", c, err)
 		}
@@ -57,7 +58,7 @@ func TestParseCredentialsNeverEchoesSecrets(t *testing.T) {
 			t.Errorf("error repeats the secret: %v", err)
 		}
 	}
-	c, err := dashboards.ParseCredentials("admin:s3cr3t-pass", "tok-s3cr3t")
+	c, err := dashboards.ParseCredentials("admin:s3cr3t-pass-0123456", "tok-s3cr3t-0123456789")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,9 +67,15 @@ func TestParseCredentialsNeverEchoesSecrets(t *testing.T) {
 	}
 }
 
+// Test credentials of the minimum length (dashboards.MinSecretLen).
+const (
+	pw1  = "pw-1-0123456789ab"
+	tok1 = "tok-1-0123456789a"
+)
+
 func TestAuth(t *testing.T) {
 	f := newFixture(t, func(o *dashboards.Options) {
-		o.Credentials = dashboards.Credentials{User: "ops", Password: "pw-1", Token: "tok-1"}
+		o.Credentials = dashboards.Credentials{User: "ops", Password: pw1, Token: tok1}
 	})
 	cases := []struct {
 		name  string
@@ -76,27 +83,28 @@ func TestAuth(t *testing.T) {
 		want  int
 	}{
 		{"none", func(*http.Request) {}, http.StatusUnauthorized},
-		{"basic ok", func(r *http.Request) { r.SetBasicAuth("ops", "pw-1") }, http.StatusOK},
-		{"basic wrong password", func(r *http.Request) { r.SetBasicAuth("ops", "pw-2") }, http.StatusUnauthorized},
-		{"basic wrong user", func(r *http.Request) { r.SetBasicAuth("root", "pw-1") }, http.StatusUnauthorized},
-		{"bearer ok", func(r *http.Request) { r.Header.Set("Authorization", "Bearer tok-1") }, http.StatusOK},
-		{"bearer wrong", func(r *http.Request) { r.Header.Set("Authorization", "Bearer tok-2") }, http.StatusUnauthorized},
-		{"password as bearer", func(r *http.Request) { r.Header.Set("Authorization", "Bearer pw-1") }, http.StatusUnauthorized},
+		{"basic ok", func(r *http.Request) { r.SetBasicAuth("ops", pw1) }, http.StatusOK},
+		{"basic wrong password", func(r *http.Request) { r.SetBasicAuth("ops", pw1+"x") }, http.StatusUnauthorized},
+		{"basic wrong user", func(r *http.Request) { r.SetBasicAuth("root", pw1) }, http.StatusUnauthorized},
+		{"bearer ok", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok1) }, http.StatusOK},
+		{"bearer wrong", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok1+"x") }, http.StatusUnauthorized},
+		{"password as bearer", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+pw1) }, http.StatusUnauthorized},
 	}
+	// Each request from its own client address: failed logins from one
+	// are throttled (TestFailedLoginsThrottledPerClient).
+	n := 0
 	for _, path := range []string{"/", "/monitoring/", "/monitoring/api/queues", "/dlq", "/metrics"} {
 		for _, c := range cases {
-			req, err := http.NewRequest(http.MethodGet, f.http.URL+path, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			n++
+			req := httptest.NewRequest(http.MethodGet, path, nil)
 			c.setup(req)
-			if got, body := do(t, req); got != c.want {
-				t.Errorf("GET %s with %s: %d, want %d: %.200s", path, c.name, got, c.want, body)
+			if rec := f.serveFrom(req, fmt.Sprintf("192.0.2.%d:4321", n)); rec.Code != c.want {
+				t.Errorf("GET %s with %s: %d, want %d: %.200s", path, c.name, rec.Code, c.want, rec.Body.String())
 			}
 		}
 	}
 	// /healthz stays open for probers, and says nothing secret.
-	if code, body := f.get(t, "/healthz"); code != http.StatusOK || strings.Contains(body, "tok-1") {
+	if code, body := f.get(t, "/healthz"); code != http.StatusOK || strings.Contains(body, tok1) {
 		t.Errorf("GET /healthz without credentials: %d %s", code, body)
 	}
 	// A 401 asks the browser for basic auth.

@@ -1,8 +1,6 @@
 package dashboards
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -23,6 +21,7 @@ const (
 	defaultDLQLimit = 50
 	maxDLQLimit     = 500
 	maxPayloadShown = 400 // characters of a payload shown in the table
+	maxFormBytes    = 64 << 10
 )
 
 // dlqView is the server-rendered dead-letter page (/dlq) and its two
@@ -32,21 +31,14 @@ type dlqView struct {
 	enq       dlq.Enqueuer
 	endpoints []string
 	readOnly  bool
-	// csrf is a per-process random token every action form carries. A page
-	// on another site can make the browser POST here (with its cached basic
-	// auth) but cannot read our pages, so it cannot know the token.
-	csrf string
-	tmpl *template.Template
-	log  zerolog.Logger
-	now  func() time.Time
-}
-
-func newCSRFToken() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("dashboard: csrf token: %w", err)
-	}
-	return hex.EncodeToString(b), nil
+	// tokens issue the token every action form carries (csrf.go checks
+	// it). A page on another site can make the browser POST here (with
+	// its cached basic auth) but cannot read our pages, so it cannot know
+	// the token.
+	tokens *csrfTokens
+	tmpl   *template.Template
+	log    zerolog.Logger
+	now    func() time.Time
 }
 
 type dlqCount struct {
@@ -74,7 +66,7 @@ type dlqPage struct {
 func (v *dlqView) serveList(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	page := dlqPage{Title: "Dead letters", CSRF: v.csrf, ReadOnly: v.readOnly, Limit: defaultDLQLimit}
+	page := dlqPage{Title: "Dead letters", CSRF: v.tokens.issue(), ReadOnly: v.readOnly, Limit: defaultDLQLimit}
 	if n, err := strconv.Atoi(q.Get("limit")); err == nil && n > 0 {
 		page.Limit = min(n, maxDLQLimit)
 	}
@@ -159,20 +151,17 @@ func (v *dlqView) allEndpoints(r *http.Request) ([]string, error) {
 	return union(v.endpoints, extra), nil
 }
 
-// checkAction guards the POST actions: read-only, CSRF token, same origin,
-// and a known endpoint. It returns the endpoint, or "" after answering.
+// checkAction guards the POST actions, once csrfGuard has checked origin
+// and token: read-only, and a known endpoint. It returns the endpoint, or
+// "" after answering.
 func (v *dlqView) checkAction(w http.ResponseWriter, r *http.Request) string {
 	if v.readOnly {
 		http.Error(w, "403 forbidden: this dashboard is read-only", http.StatusForbidden)
 		return ""
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad form", http.StatusBadRequest)
-		return ""
-	}
-	if !sameOrigin(r) || !equal(r.PostForm.Get("csrf"), v.csrf) {
-		http.Error(w, "403 forbidden: stale or cross-site form; reload /dlq and try again", http.StatusForbidden)
 		return ""
 	}
 	ep := r.PostForm.Get("endpoint")
@@ -186,20 +175,6 @@ func (v *dlqView) checkAction(w http.ResponseWriter, r *http.Request) string {
 		return ""
 	}
 	return ep
-}
-
-// sameOrigin rejects requests a browser marks as cross-site, and requests
-// whose Origin names another host. Non-browser clients send neither header.
-func sameOrigin(r *http.Request) bool {
-	if s := r.Header.Get("Sec-Fetch-Site"); s == "cross-site" || s == "same-site" {
-		return false
-	}
-	o := r.Header.Get("Origin")
-	if o == "" {
-		return true
-	}
-	u, err := url.Parse(o)
-	return err == nil && u.Host == r.Host
 }
 
 // serveReplay puts one entry (form field id) or every entry of the endpoint

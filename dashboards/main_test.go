@@ -31,6 +31,8 @@ type fixture struct {
 	store  *dlq.Store
 	client *asynq.Client
 	reg    *prometheus.Registry
+	opts   dashboards.Options
+	srv    *dashboards.Server
 	http   *httptest.Server
 }
 
@@ -60,14 +62,47 @@ func newFixture(t *testing.T, edit func(*dashboards.Options)) *fixture {
 	if edit != nil {
 		edit(&o)
 	}
+	f.serve(t, o)
+	return f
+}
+
+// serve starts a dashboard with o.
+func (f *fixture) serve(t *testing.T, o dashboards.Options) {
+	t.Helper()
 	s, err := dashboards.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
+	f.opts, f.srv = o, s
 	f.http = httptest.NewServer(s)
 	t.Cleanup(f.http.Close)
-	return f
+}
+
+// twin is another dashboard process on the same Redis (as behind a load
+// balancer); edit adjusts its options.
+func (f *fixture) twin(t *testing.T, edit func(*dashboards.Options)) *fixture {
+	t.Helper()
+	g := *f
+	o := f.opts
+	if edit != nil {
+		edit(&o)
+	}
+	g.serve(t, o)
+	return &g
+}
+
+// serveFrom runs req through the dashboard in-process as if it came from
+// the client address from (IP:PORT), to a loopback Host; it returns the
+// answer.
+func (f *fixture) serveFrom(req *http.Request, from string) *httptest.ResponseRecorder {
+	req.RemoteAddr = from
+	if req.Host == "" || req.Host == "example.com" {
+		req.Host = "127.0.0.1:8080"
+	}
+	rec := httptest.NewRecorder()
+	f.srv.ServeHTTP(rec, req)
+	return rec
 }
 
 // do sends a request and returns status and body.
@@ -115,7 +150,7 @@ func (f *fixture) postForm(t *testing.T, path string, form map[string]string, he
 	return do(t, req)
 }
 
-var csrfRe = regexp.MustCompile(`name="csrf" value="([0-9a-f]{64})"`)
+var csrfRe = regexp.MustCompile(`name="csrf" value="([A-Za-z0-9_-]{40,})"`)
 
 // csrf reads the form token from the dead-letter page.
 func (f *fixture) csrf(t *testing.T) string {
@@ -126,4 +161,42 @@ func (f *fixture) csrf(t *testing.T) string {
 		t.Fatalf("GET /dlq: %d, no csrf token in page:\n%s", code, body)
 	}
 	return m[1]
+}
+
+// xsrf is the XSRF-TOKEN cookie a GET of asynqmon's UI sets.
+func (f *fixture) xsrf(t *testing.T) *http.Cookie {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(f.http.URL + "/monitoring/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == "XSRF-TOKEN" {
+			return c
+		}
+	}
+	t.Fatalf("GET /monitoring/: no XSRF-TOKEN cookie in %v", resp.Header["Set-Cookie"])
+	return nil
+}
+
+// insp is an asynq Inspector on the fixture's Redis.
+func insp(t *testing.T, f *fixture) *asynq.Inspector {
+	t.Helper()
+	i := asynq.NewInspector(f.conn.Asynq)
+	t.Cleanup(func() { _ = i.Close() })
+	return i
+}
+
+// request builds a request to the fixture with a body and headers.
+func (f *fixture) request(t *testing.T, method, path, body string, header http.Header) *http.Request {
+	t.Helper()
+	req := mustRequest(t, method, f.http.URL+path, body)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if h := header.Get("Host"); h != "" {
+		req.Host = h
+	}
+	return req
 }

@@ -1,8 +1,11 @@
 // Package dashboards is vendorq's operator surface: one HTTP handler that
 // serves asynqmon's embedded UI at /monitoring/, a dead-letter view at /dlq,
 // Prometheus metrics at /metrics and a health check at /healthz, behind
-// optional basic-auth or bearer credentials, optionally read-only, with
-// phone numbers masked in everything it shows.
+// optional basic-auth or bearer credentials (failed logins throttled per
+// client), optionally read-only, with phone numbers masked in everything
+// it shows. Every page but /healthz answers only to allowed Host names
+// (hosts.go: DNS rebinding) and every state-changing request, asynqmon's
+// API included, must be same-origin and carry a CSRF token (csrf.go).
 //
 // It also holds the Collector that reports dead-letter and queue sizes from
 // Redis at scrape time, the Grafana dashboard (grafana-dashboard.json), the
@@ -55,6 +58,17 @@ type Options struct {
 	Health Health
 	// Credentials, when set, are required on every page but /healthz.
 	Credentials Credentials
+	// Addr is the address the dashboard listens on (--dashboard): when its
+	// host is one machine's (not 0.0.0.0 or ::), that host is an allowed
+	// Host besides loopback names.
+	Addr string
+	// AllowedHosts are further allowed Host values (ParseAllowedHosts),
+	// e.g. the name a reverse proxy forwards.
+	AllowedHosts []string
+	// CSRFSecret keys the CSRF tokens (at least MinCSRFSecretLen
+	// characters); processes behind one load balancer need the same.
+	// Empty: a random secret of this process.
+	CSRFSecret []byte
 	// ReadOnly makes asynqmon view-only and refuses DLQ replay and purge.
 	ReadOnly bool
 	Log      zerolog.Logger
@@ -79,7 +93,14 @@ func New(o Options) (*Server, error) {
 	case o.Enqueuer == nil && !o.ReadOnly:
 		return nil, errors.New("dashboards: Enqueuer is required unless ReadOnly")
 	}
-	csrf, err := newCSRFToken()
+	if err := o.Credentials.check(); err != nil {
+		return nil, err
+	}
+	hosts, err := newHostPolicy(o.Addr, o.AllowedHosts)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := newCSRFTokens(o.CSRFSecret)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +113,7 @@ func New(o Options) (*Server, error) {
 	})
 	view := &dlqView{
 		store: o.DLQ, enq: o.Enqueuer, endpoints: o.Endpoints, readOnly: o.ReadOnly,
-		csrf: csrf, tmpl: pages, log: o.Log, now: time.Now,
+		tokens: tokens, tmpl: pages, log: o.Log, now: time.Now,
 	}
 	mux := http.NewServeMux()
 	mux.Handle(MonitoringPath+"/", maskAPI(mon))
@@ -107,11 +128,15 @@ func New(o Options) (*Server, error) {
 		}{"Home", o.ReadOnly})
 	})
 
-	// /healthz stays open so that probers need no secret; it says only
-	// whether Redis answers and the servers run.
+	// /healthz stays open so that probers need no secret and no Host of
+	// ours (a kubelet or a load balancer names the pod IP or its own
+	// target); it says only whether Redis answers and the servers run,
+	// which a rebinding page gains nothing from.
+	auth := &authGuard{creds: o.Credentials, lim: newLoginLimiter(), log: o.Log}
+	csrf := newCSRFGuard(tokens, o.Credentials, o.Log)
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", o.Health.serveHealth)
-	root.Handle("/", o.Credentials.requireAuth(mux))
+	root.Handle("/", hosts.guard(o.Credentials, auth.wrap(csrf.wrap(mux))))
 	return &Server{handler: securityHeaders(root), mon: mon}, nil
 }
 

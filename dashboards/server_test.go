@@ -221,9 +221,10 @@ func TestReadOnlyRefusesChanges(t *testing.T) {
 	if !strings.Contains(body, "sms-dead-1") {
 		t.Error("read-only /dlq does not list the entries")
 	}
-	// Even with a valid-looking form, both actions are refused.
+	// Even with a valid form (the token of asynqmon's cookie), both actions are refused.
+	token := f.xsrf(t).Value
 	for _, path := range []string{"/dlq/replay", "/dlq/purge"} {
-		code, _ := f.postForm(t, path, map[string]string{"csrf": strings.Repeat("a", 64), "endpoint": "sms", "id": "sms-dead-0", "confirm": "yes"}, nil)
+		code, _ := f.postForm(t, path, map[string]string{"csrf": token, "endpoint": "sms", "id": "sms-dead-0", "confirm": "yes"}, nil)
 		if code != http.StatusForbidden {
 			t.Errorf("read-only POST %s: %d, want 403", path, code)
 		}
@@ -235,9 +236,14 @@ func TestReadOnlyRefusesChanges(t *testing.T) {
 	if _, err := f.client.EnqueueContext(ctx, asynq.NewTask(tasks.TypeSMSSend, []byte(`{}`)), asynq.Queue("sms")); err != nil {
 		t.Fatal(err)
 	}
+	// With a valid token, so that the refusal is asynqmon's read-only mode.
 	req, _ := http.NewRequest(http.MethodDelete, f.http.URL+"/monitoring/api/queues/sms/pending_tasks:delete_all", nil)
+	req.Header.Set("X-XSRF-TOKEN", f.xsrf(t).Value)
 	if code, _ := do(t, req); code != http.StatusMethodNotAllowed {
 		t.Errorf("read-only asynqmon DELETE: %d, want 405", code)
+	}
+	if qi, err := insp(t, f).GetQueueInfo("sms"); err != nil || qi.Pending != 1 {
+		t.Errorf("read-only asynqmon DELETE removed tasks: %+v, %v", qi, err)
 	}
 }
 

@@ -112,7 +112,7 @@ func TestWorkerServesDashboardWithCredentials(t *testing.T) {
 	addr := freeAddr(t)
 	env := func(k string) string {
 		if k == workercli.EnvDashboardBasicAuth {
-			return "ops:pw-s3cret"
+			return "ops:pw-s3cret-0123456789"
 		}
 		return ""
 	}
@@ -126,11 +126,11 @@ func TestWorkerServesDashboardWithCredentials(t *testing.T) {
 		if code, _ := get(t, base+path, "", ""); code != http.StatusUnauthorized {
 			t.Errorf("GET %s without credentials: %d, want 401", path, code)
 		}
-		if code, body := get(t, base+path, "ops", "pw-s3cret"); code != http.StatusOK {
+		if code, body := get(t, base+path, "ops", "pw-s3cret-0123456789"); code != http.StatusOK {
 			t.Errorf("GET %s with credentials: %d %.200s", path, code, body)
 		}
 	}
-	_, metrics := get(t, base+"/metrics", "ops", "pw-s3cret")
+	_, metrics := get(t, base+"/metrics", "ops", "pw-s3cret-0123456789")
 	for _, want := range []string{`vendorq_queue_size{endpoint="forms",state="pending"}`, `vendorq_effective_rate{endpoint="sms"} 10`, "vendorq_redis_up 1"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
@@ -147,23 +147,31 @@ func TestWorkerServesDashboardWithCredentials(t *testing.T) {
 	}
 }
 
-func TestReadOnlyDashboardRefusesPurge(t *testing.T) {
+// withDeadLetter starts a redis-server and a simulator and writes a config
+// for them; the dead-letter store holds one entry, dead-1 on sms.
+func withDeadLetter(t *testing.T) (cfg string, store *dlq.Store) {
+	t.Helper()
 	rs := redistest.MustStart(t, redistest.Options{})
 	sim := httptest.NewServer(vendorsim.New(vendorsim.DefaultConfig()))
-	defer sim.Close()
-	cfg := writeConfig(t, rs.URL(0), sim.URL)
+	t.Cleanup(sim.Close)
+	cfg = writeConfig(t, rs.URL(0), sim.URL)
 	conn, err := redisconn.Parse(rs.URL(0))
 	if err != nil {
 		t.Fatal(err)
 	}
 	rdb := conn.NewClient()
-	defer rdb.Close()
-	store := dlq.New(rdb)
-	ctx := context.Background()
+	t.Cleanup(func() { _ = rdb.Close() })
+	store = dlq.New(rdb)
 	payload, _ := json.Marshal(map[string]any{"endpoint": "sms", "phones": []string{"13800000001"}, "content": "x"})
-	if err := store.Add(ctx, dlq.Entry{ID: "dead-1", Type: "sms:send", Endpoint: "sms", Error: "refused", Class: "permanent", Code: "9001", LastAttempt: time.Now(), Payload: payload}); err != nil {
+	if err := store.Add(context.Background(), dlq.Entry{ID: "dead-1", Type: "sms:send", Endpoint: "sms", Error: "refused", Class: "permanent", Code: "9001", LastAttempt: time.Now(), Payload: payload}); err != nil {
 		t.Fatal(err)
 	}
+	return cfg, store
+}
+
+func TestReadOnlyDashboardRefusesPurge(t *testing.T) {
+	cfg, store := withDeadLetter(t)
+	ctx := context.Background()
 	addr := freeAddr(t)
 	r := start(t, nil, "--config", cfg, "--dashboard", addr, "--read-only", "--log-format", "json")
 	base := "http://" + addr

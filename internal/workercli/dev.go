@@ -88,7 +88,7 @@ func runDev(ctx context.Context, f *Flags, env Env, log zerolog.Logger) error {
 	if err := w.Start(); err != nil {
 		return fail(ExitRedis, "%v", err)
 	}
-	stopDash, addr, err := startDashboard(ctx, conn, w, reg, f, log)
+	stopDash, addr, err := startDashboard(ctx, conn, w, reg, f, env, log)
 	if err != nil {
 		w.Shutdown()
 		return err

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -19,40 +21,106 @@ import (
 	"github.com/vendorq/vendorq/internal/worker"
 )
 
-// Environment variables that stand in for the credential flags (a secret
-// on a command line is visible to every user of the machine).
+// Environment variables that stand in for the dashboard's flags. The
+// secrets have no flag of their own that takes the value: a command line
+// is visible to every user of the machine.
 const (
-	EnvDashboardBasicAuth = "VENDORQ_DASHBOARD_BASIC_AUTH"
-	EnvDashboardToken     = "VENDORQ_DASHBOARD_TOKEN"
+	EnvDashboardBasicAuth    = "VENDORQ_DASHBOARD_BASIC_AUTH"
+	EnvDashboardToken        = "VENDORQ_DASHBOARD_TOKEN"
+	EnvDashboardAllowedHosts = "VENDORQ_DASHBOARD_ALLOWED_HOSTS"
+	EnvDashboardCSRFSecret   = "VENDORQ_DASHBOARD_CSRF_SECRET"
 )
 
+// dashboardAccess is the dashboard's access settings, resolved from the
+// flags, else the environment.
+type dashboardAccess struct {
+	creds        dashboards.Credentials
+	allowedHosts []string
+	csrfSecret   []byte // nil: random per process
+	csrfFrom     string // where csrfSecret came from, for the start log
+}
+
 // checkDashboardFlags validates dashboard access flags before anything
-// starts: credentials come from the flags, else the environment, and a
-// dashboard beyond loopback without them is refused (exit 2).
+// starts (exit 2 on a bad one): see dashboardSettings.
 func checkDashboardFlags(f *Flags, env Env) error {
 	if err := checkAPIFlags(f, env); err != nil {
 		return err
 	}
-	if f.BasicAuth == "" {
-		f.BasicAuth = env.Getenv(EnvDashboardBasicAuth)
+	_, err := dashboardSettings(f, env)
+	return err
+}
+
+// fromFlagOrEnv is a setting's flag value, else its environment
+// variable's, and a note naming the variable when it came from there.
+func fromFlagOrEnv(flagValue string, env Env, envName string) (value, note string) {
+	if flagValue != "" {
+		return flagValue, ""
 	}
-	if f.BearerToken == "" {
-		f.BearerToken = env.Getenv(EnvDashboardToken)
+	if v := env.Getenv(envName); v != "" {
+		return v, " (from $" + envName + ")"
 	}
-	if _, err := dashboards.ParseCredentials(f.BasicAuth, ""); err != nil {
-		return fail(ExitUsage, "--dashboard-basic-auth ($%s): %v", EnvDashboardBasicAuth, err)
-	}
-	if _, err := dashboards.ParseCredentials("", f.BearerToken); err != nil {
-		return fail(ExitUsage, "--dashboard-token ($%s): %v", EnvDashboardToken, err)
-	}
+	return "", ""
+}
+
+// dashboardSettings resolves and checks the dashboard's access settings:
+// credentials of at least dashboards.MinSecretLen characters, refused
+// beyond loopback when absent; the extra allowed Host names; the CSRF
+// secret (from --dashboard-csrf-secret-file, else the environment). Errors
+// name the flag and never show a secret.
+func dashboardSettings(f *Flags, env Env) (dashboardAccess, error) {
+	var a dashboardAccess
 	if f.Dashboard == "" {
-		return nil
+		switch {
+		case f.AllowedHosts != "":
+			return a, fail(ExitUsage, "%s needs --dashboard ADDR", dashboards.FlagAllowedHosts)
+		case f.CSRFSecretFile != "":
+			return a, fail(ExitUsage, "--dashboard-csrf-secret-file needs --dashboard ADDR")
+		}
+		return a, nil
 	}
-	creds, _ := dashboards.ParseCredentials(f.BasicAuth, f.BearerToken)
-	if err := dashboards.CheckBind(f.Dashboard, creds); err != nil {
-		return fail(ExitUsage, "%v", err)
+	basic, basicNote := fromFlagOrEnv(f.BasicAuth, env, EnvDashboardBasicAuth)
+	if _, err := dashboards.ParseCredentials(basic, ""); err != nil {
+		return a, fail(ExitUsage, "%v%s", err, basicNote)
 	}
-	return nil
+	token, tokenNote := fromFlagOrEnv(f.BearerToken, env, EnvDashboardToken)
+	if _, err := dashboards.ParseCredentials("", token); err != nil {
+		return a, fail(ExitUsage, "%v%s", err, tokenNote)
+	}
+	a.creds, _ = dashboards.ParseCredentials(basic, token)
+	if err := dashboards.CheckBind(f.Dashboard, a.creds); err != nil {
+		return a, fail(ExitUsage, "%v", err)
+	}
+	hosts, hostsNote := fromFlagOrEnv(f.AllowedHosts, env, EnvDashboardAllowedHosts)
+	var err error
+	if a.allowedHosts, err = dashboards.ParseAllowedHosts(hosts); err != nil {
+		return a, fail(ExitUsage, "%v%s", err, hostsNote)
+	}
+	a.csrfSecret, a.csrfFrom, err = csrfSecret(f, env)
+	return a, err
+}
+
+// csrfSecret reads --dashboard-csrf-secret-file, else
+// $VENDORQ_DASHBOARD_CSRF_SECRET; neither: nil (a random secret per
+// process, fine for one worker; workers behind one load balancer need the
+// same secret, or a form served by one is refused by another).
+func csrfSecret(f *Flags, env Env) (secret []byte, from string, err error) {
+	from = "$" + EnvDashboardCSRFSecret
+	s := env.Getenv(EnvDashboardCSRFSecret)
+	if f.CSRFSecretFile != "" {
+		b, err := os.ReadFile(f.CSRFSecretFile)
+		if err != nil {
+			return nil, "", fail(ExitUsage, "--dashboard-csrf-secret-file: %v", err)
+		}
+		s, from = string(b), "--dashboard-csrf-secret-file "+f.CSRFSecretFile
+	}
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, "random per process", nil
+	}
+	if err := dashboards.CheckCSRFSecret([]byte(s)); err != nil {
+		return nil, "", fail(ExitUsage, "%s: %v", from, err)
+	}
+	return []byte(s), from, nil
 }
 
 // startExtras starts the dashboard and API servers; the returned func stops them.
@@ -64,7 +132,7 @@ func startExtras(ctx context.Context, cfg *config.Config, conn redisconn.Conn, w
 		}
 	}
 	if f.Dashboard != "" {
-		stop, _, err := startDashboard(ctx, conn, w, reg, f, log)
+		stop, _, err := startDashboard(ctx, conn, w, reg, f, env, log)
 		if err != nil {
 			return nil, err
 		}
@@ -84,10 +152,10 @@ func startExtras(ctx context.Context, cfg *config.Config, conn redisconn.Conn, w
 // startDashboard serves the dashboard on f.Dashboard and registers the
 // scrape-time collector on reg. It returns the stop func and the address
 // actually bound.
-func startDashboard(ctx context.Context, conn redisconn.Conn, w *worker.Worker, reg *prometheus.Registry, f *Flags, log zerolog.Logger) (func(), string, error) {
-	creds, err := dashboards.ParseCredentials(f.BasicAuth, f.BearerToken)
+func startDashboard(ctx context.Context, conn redisconn.Conn, w *worker.Worker, reg *prometheus.Registry, f *Flags, env Env, log zerolog.Logger) (func(), string, error) {
+	access, err := dashboardSettings(f, env)
 	if err != nil {
-		return nil, "", fail(ExitUsage, "%v", err)
+		return nil, "", err
 	}
 	inspector := asynq.NewInspector(conn.Asynq)
 	collector := dashboards.NewCollector(w.DLQ, inspector, w.Endpoints())
@@ -108,7 +176,8 @@ func startDashboard(ctx context.Context, conn redisconn.Conn, w *worker.Worker, 
 	srv, err := dashboards.New(dashboards.Options{
 		RedisConnOpt: conn.Asynq, DLQ: w.DLQ, Enqueuer: enq, Endpoints: w.Endpoints(), Gatherer: reg,
 		Health:      dashboards.Health{Ping: w.Ping, Running: running.Load},
-		Credentials: creds, ReadOnly: f.ReadOnly, Log: log,
+		Credentials: access.creds, ReadOnly: f.ReadOnly, Log: log,
+		Addr: f.Dashboard, AllowedHosts: access.allowedHosts, CSRFSecret: access.csrfSecret,
 	})
 	cleanup := func() {
 		reg.Unregister(collector)
@@ -136,7 +205,8 @@ func startDashboard(ctx context.Context, conn redisconn.Conn, w *worker.Worker, 
 		}
 	}()
 	addr := ln.Addr().String()
-	log.Info().Str("url", "http://"+addr+"/").Str("auth", creds.String()).Bool("read_only", f.ReadOnly).
+	log.Info().Str("url", "http://"+addr+"/").Str("auth", access.creds.String()).Bool("read_only", f.ReadOnly).
+		Strs("allowed_hosts", append([]string{"loopback"}, access.allowedHosts...)).Str("csrf_secret", access.csrfFrom).
 		Msg("dashboard: /monitoring/ (queues), /dlq (dead letters), /metrics, /healthz")
 	stop := func() {
 		running.Store(false)

@@ -50,10 +50,12 @@ type Flags struct {
 	LogFormat string
 	LogLevel  string
 	// Dashboard access (see dashboards package).
-	BasicAuth   string // user:password
-	BearerToken string
-	ReadOnly    bool
-	API         string
+	BasicAuth      string // user:password
+	BearerToken    string
+	ReadOnly       bool
+	AllowedHosts   string // comma-separated Host names besides loopback (else $VENDORQ_DASHBOARD_ALLOWED_HOSTS)
+	CSRFSecretFile string // file holding the CSRF secret (else $VENDORQ_DASHBOARD_CSRF_SECRET)
+	API            string
 
 	APITokenFile string // file holding the API bearer token (else $VENDORQ_API_TOKEN)
 }
@@ -96,6 +98,8 @@ Exit codes: 0 ok; 1 runtime failure; 2 usage or config error; 3 Redis unreachabl
 	fl.StringVar(&f.BasicAuth, "dashboard-basic-auth", "", "USER:PASSWORD required by the dashboard (default $VENDORQ_DASHBOARD_BASIC_AUTH)")
 	fl.StringVar(&f.BearerToken, "dashboard-token", "", "bearer token required by the dashboard (default $VENDORQ_DASHBOARD_TOKEN)")
 	fl.BoolVar(&f.ReadOnly, "read-only", false, "dashboard shows but cannot change anything")
+	fl.StringVar(&f.AllowedHosts, "dashboard-allowed-hosts", "", "HOST[:PORT],... the dashboard answers to besides loopback names, e.g. the name a reverse proxy forwards (default $VENDORQ_DASHBOARD_ALLOWED_HOSTS)")
+	fl.StringVar(&f.CSRFSecretFile, "dashboard-csrf-secret-file", "", "file holding the secret that signs the dashboard's CSRF tokens; give every worker behind one load balancer the same (default $VENDORQ_DASHBOARD_CSRF_SECRET, else random per process)")
 	fl.StringVar(&f.API, "api", "", "serve the HTTP enqueue API on ADDR (bearer token from $VENDORQ_API_TOKEN or --api-token-file)")
 	fl.StringVar(&f.APITokenFile, "api-token-file", "", "file holding the API's bearer token (default $VENDORQ_API_TOKEN)")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fail(ExitUsage, "%v", err) })
