@@ -25,6 +25,10 @@ func TestRecordCreateValidation(t *testing.T) {
 		{"broken data", func(p *RecordCreate) { p.Data = json.RawMessage(`{"a":`) }, "data"},
 		{"bad utf8 data", func(p *RecordCreate) { p.Data = json.RawMessage("{\"a\":\"\xff\"}") }, "data"},
 		{"long key", func(p *RecordCreate) { p.Key = strings.Repeat("k", 201) }, "key"},
+		{"bad utf8 table", func(p *RecordCreate) { p.Table = "app/\xc4\xfa" }, "table"},
+		{"bad utf8 key", func(p *RecordCreate) { p.Key = "k\xff" }, "key"},
+		{"lone surrogate in data", func(p *RecordCreate) { p.Data = json.RawMessage(`{"a":"\ud83d"}`) }, "data"},
+		{"surrogate pair in data", func(p *RecordCreate) { p.Data = json.RawMessage(`{"a":"\ud83d\ude00"}`) }, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -52,6 +56,11 @@ func TestSMSSendValidation(t *testing.T) {
 		{"subcode letters", func(p *SMSSend) { p.Subcode = "8a" }, "subcode"},
 		{"sendtime short", func(p *SMSSend) { p.Sendtime = "2024" }, "sendtime"},
 		{"sendtime ok", func(p *SMSSend) { p.Sendtime = "202405051230" }, ""},
+		{"bad utf8 content", func(p *SMSSend) { p.Content = "\xc4\xfa\xba\xc3" }, "content"},
+		{"bad utf8 sign", func(p *SMSSend) { p.Sign = "【\xc4\xfa】" }, "sign"},
+		{"bad utf8 phone", func(p *SMSSend) { p.Phones = []string{"13800000000", "1380000000\xff"} }, "phones[1]"},
+		{"bad utf8 subcode", func(p *SMSSend) { p.Subcode = "\xff" }, "subcode"},
+		{"bad utf8 key", func(p *SMSSend) { p.Key = "\xe4\xb8" }, "key"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -161,5 +170,43 @@ func TestOptionsQueue(t *testing.T) {
 	}
 	if queue != "forms" || id != "k" {
 		t.Fatalf("queue %q id %q", queue, id)
+	}
+}
+
+// The reason names what is wrong and where, and for data the member.
+func TestUTF8Reasons(t *testing.T) {
+	_, err := NewSMSSendTask(SMSSend{Endpoint: "sms", Phones: []string{"13800000000"}, Content: "ok\xff"})
+	if err == nil || err.Error() != "content: is not valid UTF-8 (byte 0xFF at byte offset 2)" {
+		t.Fatalf("content: %v", err)
+	}
+	_, err = NewRecordCreateTask(RecordCreate{Endpoint: "f", Table: "t", Data: json.RawMessage(`{"a":{"name":"\udc00"}}`)})
+	if err == nil || !strings.Contains(err.Error(), `\udc00 at byte offset 14 is half of a UTF-16 surrogate pair) in data.a.name`) {
+		t.Fatalf("data: %v", err)
+	}
+}
+
+func TestBadJSONText(t *testing.T) {
+	for _, c := range []struct {
+		raw, path string
+		bad       bool
+	}{
+		{`{"a":"x","b":[1,"y",{"c":"\u00e9\ud83d\ude00"}]}`, "", false},
+		{`{"a":"\\ud800"}`, "", false}, // an escaped backslash, then text
+		{"{\"a\":\"\xff\"}", "a", true},
+		{"{\"a\":[1,{\"b\":true},\"\xc3\"]}", "a[2]", true},
+		{"[{},[\"x\",\"\xed\xa0\x80\"]]", "[1][1]", true}, // an encoded surrogate is not UTF-8 either
+		{`{"a":{"b":"\ud800x"}}`, "a.b", true},
+		{`{"a":"\udfff"}`, "a", true},
+		{`{"a":"\ud800\u0041"}`, "a", true},
+		{`{"a":"\ud800`, "a", true},
+		{"{\"ok\":1,\"k\xff\":2}", "", true}, // a bad member name: its object
+		{`{"a\u00e9b":{"c":"\udc00"}}`, "aéb.c", true},
+		{"\"\xff\"", "", true},
+		{"\xff{[\"", "", false}, // malformed: no answer, no panic
+	} {
+		path, reason, bad := BadJSONText([]byte(c.raw))
+		if bad != c.bad || path != c.path || bad && !strings.Contains(reason, "not valid UTF-8") {
+			t.Errorf("%q: %q %q %v, want path %q bad %v", c.raw, path, reason, bad, c.path, c.bad)
+		}
 	}
 }

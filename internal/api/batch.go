@@ -2,17 +2,17 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
-
-	"github.com/hibiken/asynq"
 
 	"github.com/vendorq/vendorq/internal/producer"
 	"github.com/vendorq/vendorq/tasks"
 )
 
-// BatchRequest is the body of POST /v1/tasks:batch.
+// BatchRequest is the body of POST /v1/tasks:batch. The server does not
+// decode it whole: readBatch streams it one item at a time.
 type BatchRequest struct {
 	Items []json.RawMessage `json:"items"`
 }
@@ -51,39 +51,20 @@ type BatchResponse struct {
 // when Redis failed for some items: the body still says which ones were
 // enqueued, so a client resends only those with status 503.
 func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
-	b, ok := readBody(w, r, s.o.MaxBatchBytes)
-	if !ok {
-		return
-	}
-	var req BatchRequest
-	if fe := decodeStrict(b, &req, ""); fe != nil {
-		writeErrors(w, http.StatusBadRequest, *fe)
-		return
-	}
-	switch n := len(req.Items); {
-	case req.Items == nil:
-		writeErrors(w, http.StatusBadRequest, FieldError{Field: "items", Reason: "is required: an array of {\"type\": \"record\"|\"sms\", \"task\": {...}}"})
-		return
-	case n == 0:
-		writeErrors(w, http.StatusBadRequest, FieldError{Field: "items", Reason: "is empty"})
-		return
-	case n > s.o.MaxBatchItems:
-		writeErrors(w, http.StatusBadRequest, FieldError{Field: "items", Reason: fmt.Sprintf("at most %d tasks per batch, got %d", s.o.MaxBatchItems, n)})
-		return
-	}
-
-	resp := BatchResponse{Results: make([]ItemResult, len(req.Items))}
-	var items []producer.Item
-	var index []int // index[k] = request position of items[k]
-	first := map[string]int{}
-	dupOf := map[int]int{} // request position -> position of the same key earlier in the batch
-	for i, raw := range req.Items {
+	var (
+		resp  BatchResponse
+		items []producer.Item
+		index []int // index[k] = request position of items[k]
+		first = map[string]int{}
+		dupOf = map[int]int{} // request position -> position of the same key earlier in the batch
+	)
+	err := readBatch(http.MaxBytesReader(w, r.Body, s.o.MaxBatchBytes), s.o.MaxBatchItems, func(i int, raw []byte) {
+		resp.Results = append(resp.Results, ItemResult{Index: i})
 		res := &resp.Results[i]
-		res.Index = i
 		it, fe := s.prepareItem(raw, i)
 		if fe != nil {
 			res.Status, res.Error = http.StatusBadRequest, fe
-			continue
+			return
 		}
 		// The same key twice in one batch: the first one is enqueued, the
 		// others are its duplicates (decided here, so the answer does not
@@ -92,12 +73,21 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 			k := it.Endpoint + "\x00" + id
 			if j, seen := first[k]; seen {
 				dupOf[i] = j
-				continue
+				return
 			}
 			first[k] = i
 		}
 		items = append(items, it)
 		index = append(index, i)
+	})
+	var fe *FieldError
+	switch {
+	case errors.As(err, &fe):
+		writeErrors(w, http.StatusBadRequest, *fe)
+		return
+	case err != nil:
+		writeBodyError(w, err, s.o.MaxBatchBytes)
+		return
 	}
 
 	failed := s.enqueueParts(r, items, index, resp.Results)
@@ -132,8 +122,8 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, resp)
 }
 
-// prepareItem decodes and validates item i into a producer item.
-func (s *Server) prepareItem(raw json.RawMessage, i int) (producer.Item, *FieldError) {
+// prepareItem decodes and validates item i (raw is only read, not kept).
+func (s *Server) prepareItem(raw []byte, i int) (producer.Item, *FieldError) {
 	prefix := fmt.Sprintf("items[%d]", i)
 	if len(raw) > int(s.o.MaxTaskBytes) {
 		return producer.Item{}, &FieldError{Field: prefix, Reason: fmt.Sprintf("%d bytes, over the %d-byte limit of one task", len(raw), s.o.MaxTaskBytes)}
@@ -142,36 +132,16 @@ func (s *Server) prepareItem(raw json.RawMessage, i int) (producer.Item, *FieldE
 	if fe := decodeStrict(raw, &it, prefix); fe != nil {
 		return producer.Item{}, fe
 	}
-	tp := prefix + ".task"
-	var (
-		t        *asynq.Task
-		err      error
-		endpoint string
-		key      string
-	)
-	switch it.Type {
-	case "record":
-		var rc tasks.RecordCreate
-		if fe := decodeStrict(it.Task, &rc, tp); fe != nil {
-			return producer.Item{}, fe
-		}
-		t, err = s.o.Producer.PrepareRecord(rc)
-		endpoint, key = rc.Endpoint, rc.Key
-	case "sms":
-		var sm tasks.SMSSend
-		if fe := decodeStrict(it.Task, &sm, tp); fe != nil {
-			return producer.Item{}, fe
-		}
-		t, err = s.o.Producer.PrepareSMS(sm)
-		endpoint, key = sm.Endpoint, sm.Key
-	default:
+	if it.Type != kindRecord && it.Type != kindSMS {
 		return producer.Item{}, &FieldError{Field: prefix + ".type", Reason: fmt.Sprintf(`must be "record" or "sms", got %q`, it.Type)}
 	}
+	tp := prefix + ".task"
+	p, err := s.prepareTask(it.Type, it.Task, tp)
 	if err != nil {
 		_, fe := taskError(err, tp)
 		return producer.Item{}, &fe
 	}
-	return producer.Item{Task: t, Endpoint: endpoint, Key: key}, nil
+	return p, nil
 }
 
 // enqueueParts splits items into up to BatchConcurrency parts, enqueues

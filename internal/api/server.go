@@ -46,6 +46,9 @@ const (
 	// MinTokenLen is the shortest bearer token the server accepts to run
 	// with: shorter ones are guessable.
 	MinTokenLen = 16
+	// DefaultMaxInFlight is how many maximal batch bodies the server holds
+	// at once (see Options.MaxInFlight).
+	DefaultMaxInFlight = 4
 )
 
 // ErrNoToken: the API refuses to start without a (long enough) token.
@@ -64,6 +67,16 @@ type Options struct {
 	// BatchConcurrency is how many parts of one batch are enqueued at once
 	// (each part one producer.EnqueueBatch call). Default 8.
 	BatchConcurrency int
+	// MaxInFlight bounds the requests whose bodies the server holds at
+	// once, so that memory stays bounded however many clients send at the
+	// same time: their sizes may add up to MaxInFlight maximal batch
+	// bodies (MaxInFlight × MaxBatchBytes), each request counted at its
+	// Content-Length (its route's limit when it declares none, at least
+	// minBodyCost). A request beyond that is answered 503 with Retry-After
+	// at once, before its body is read; none waits. So 4 maximal batches,
+	// or a thousand small tasks, are served together. Default
+	// DefaultMaxInFlight; negative: no bound (for measurements).
+	MaxInFlight int
 }
 
 // Server is the API; it is an http.Handler.
@@ -71,11 +84,13 @@ type Server struct {
 	o         Options
 	tokenHash [32]byte
 	routes    map[string]route
+	bodies    *bodyBudget
 }
 
 type route struct {
 	method string
 	auth   bool
+	limit  int64 // the body's limit on a POST route
 	h      http.HandlerFunc
 }
 
@@ -102,13 +117,16 @@ func New(o Options) (*Server, error) {
 	if o.BatchConcurrency <= 0 {
 		o.BatchConcurrency = 8
 	}
-	s := &Server{o: o, tokenHash: sha256.Sum256([]byte(o.Token))}
+	if o.MaxInFlight == 0 {
+		o.MaxInFlight = DefaultMaxInFlight
+	}
+	s := &Server{o: o, tokenHash: sha256.Sum256([]byte(o.Token)), bodies: newBodyBudget(int64(o.MaxInFlight) * o.MaxBatchBytes)}
 	s.routes = map[string]route{
-		"/v1/tasks/record": {http.MethodPost, true, s.handleRecord},
-		"/v1/tasks/sms":    {http.MethodPost, true, s.handleSMS},
-		"/v1/tasks:batch":  {http.MethodPost, true, s.handleBatch},
-		"/openapi.json":    {http.MethodGet, false, s.handleOpenAPI},
-		"/healthz":         {http.MethodGet, false, s.handleHealth},
+		"/v1/tasks/record": {http.MethodPost, true, o.MaxTaskBytes, s.handleRecord},
+		"/v1/tasks/sms":    {http.MethodPost, true, o.MaxTaskBytes, s.handleSMS},
+		"/v1/tasks:batch":  {http.MethodPost, true, o.MaxBatchBytes, s.handleBatch},
+		"/openapi.json":    {http.MethodGet, false, 0, s.handleOpenAPI},
+		"/healthz":         {http.MethodGet, false, 0, s.handleHealth},
 	}
 	return s, nil
 }
@@ -124,7 +142,8 @@ func (s *Server) Routes() []Route {
 }
 
 // ServeHTTP routes by exact path: 404 for an unknown path, 405 for a wrong
-// method, 401 before any body is read on an authenticated route.
+// method, 401, 415 and 503 (too many bodies in flight) before any body is
+// read.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w}
@@ -146,9 +165,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rt.auth && !s.authorized(sw, r) {
 		return
 	}
-	if rt.method == http.MethodPost && !jsonContent(r.Header.Get("Content-Type")) {
-		writeErrors(sw, http.StatusUnsupportedMediaType, FieldError{Field: "Content-Type", Reason: "send application/json"})
-		return
+	if rt.method == http.MethodPost {
+		if reason := mediaTypeProblem(r.Header.Get("Content-Type")); reason != "" {
+			writeErrors(sw, http.StatusUnsupportedMediaType, FieldError{Field: "Content-Type", Reason: reason})
+			return
+		}
+		release, ok := s.bodies.tryReserve(bodyCost(r.ContentLength, rt.limit))
+		if !ok {
+			writeErrors(sw, http.StatusServiceUnavailable, FieldError{Reason: fmt.Sprintf(
+				"busy: the server holds as many request bodies as it may (%d MiB); retry after Retry-After seconds", s.bodies.size>>20)})
+			return
+		}
+		defer release()
 	}
 	rt.h(sw, r)
 }
@@ -172,14 +200,24 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// jsonContent accepts a missing Content-Type; a declared one must be JSON
-// (curl -d declares a form by default: the 415 says what to send instead).
-func jsonContent(ct string) bool {
+// mediaTypeProblem says what is wrong with a request's Content-Type, ""
+// when nothing is. A missing one is taken as JSON; a declared one must be
+// JSON (curl -d declares a form by default: the reason says what to send
+// instead), and in UTF-8 if it names a charset: JSON between systems is
+// UTF-8 (RFC 8259 §8.1), and GBK text taken as such reached the vendor as
+// mojibake.
+func mediaTypeProblem(ct string) string {
 	if ct == "" {
-		return true
+		return ""
 	}
-	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+		return "send application/json"
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return fmt.Sprintf("charset %q is not accepted: send the body in UTF-8 (application/json; charset=utf-8, or no charset)", cs)
+	}
+	return ""
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
