@@ -12,13 +12,10 @@ import (
 // (138****0000). Kept so that dashboard code reads MaskPhones.
 func MaskPhones(s string) string { return tasks.MaskPhones(s) }
 
-// maskBytes is MaskPhones on bytes, without a copy when nothing matches.
-func maskBytes(b []byte) []byte {
-	if !tasks.ContainsPhone(b) {
-		return b
-	}
-	return []byte(MaskPhones(string(b)))
-}
+// maskBytes masks asynqmon's JSON answers (server.go): tasks.MaskPhonesJSON
+// keeps them JSON where a phone is a number, and copies nothing when no
+// phone is there.
+func maskBytes(b []byte) []byte { return tasks.MaskPhonesJSON(b) }
 
 // PayloadFormatter shows task payloads in asynqmon with phones masked.
 var PayloadFormatter = asynqmon.PayloadFormatterFunc(func(_ string, payload []byte) string {
