@@ -14,9 +14,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vendorq/vendorq/handlers"
-	"github.com/vendorq/vendorq/internal/config"
 	"github.com/vendorq/vendorq/internal/dlq"
+	"github.com/vendorq/vendorq/internal/handlerdeps"
 	"github.com/vendorq/vendorq/internal/itest"
+	"github.com/vendorq/vendorq/internal/metrics"
 	"github.com/vendorq/vendorq/internal/ratelimit"
 	"github.com/vendorq/vendorq/internal/redistest"
 	"github.com/vendorq/vendorq/tasks"
@@ -72,11 +73,12 @@ var (
 )
 
 type rig struct {
-	rdb    *redis.Client
-	client *asynq.Client
-	in     *asynq.Inspector
-	dlq    *dlq.Store
-	bucket *ratelimit.Bucket
+	rdb     *redis.Client
+	client  *asynq.Client
+	in      *asynq.Inspector
+	dlq     *dlq.Store
+	bucket  *ratelimit.Bucket
+	metrics *metrics.Metrics
 }
 
 // start serves endpoint "forms" with vendor v on a fresh database.
@@ -86,11 +88,14 @@ func start(t *testing.T, v vendorclient.RecordCreator, maxRetry int, horizon tim
 	opt := asynq.RedisClientOpt{Addr: srv.Addr, DB: db}
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, DB: db})
 	t.Cleanup(func() { _ = rdb.Close() })
-	ep := &config.Endpoint{Name: "forms", Vendor: "baibaoyun", Rate: 1000, Burst: 1, Concurrency: 2, MaxRetry: &maxRetry, QuotaPause: 2 * time.Second}
-	r := &rig{rdb: rdb, dlq: dlq.New(rdb), bucket: ratelimit.New(rdb, "forms", 1000, 1, ratelimit.Tuning{})}
-	h, err := handlers.New(handlers.Deps{
-		Endpoint: ep, Records: v, Bucket: r.bucket, DLQ: r.dlq, Redis: rdb, Log: zerolog.Nop(),
+	pol := handlers.Policy{
+		Endpoint: "forms", Vendor: "baibaoyun", Kind: vendorclient.KindRecord, MaxRetry: maxRetry, QuotaPause: 2 * time.Second,
 		Horizon: horizon, ThrottleInitial: time.Millisecond, ThrottleMax: 5 * time.Millisecond,
+	}
+	r := &rig{rdb: rdb, dlq: dlq.New(rdb), bucket: ratelimit.New(rdb, "forms", 1000, 1, ratelimit.Tuning{}), metrics: metrics.New(nil)}
+	h, err := handlers.New(handlers.Deps{
+		Policy: pol, Records: v, Limiter: handlerdeps.Limiter(r.bucket), DeadLetters: handlerdeps.DeadLetters(r.dlq),
+		Redis: rdb, Log: zerolog.Nop(), Metrics: r.metrics,
 	})
 	if err != nil {
 		t.Fatal(err)

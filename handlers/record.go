@@ -2,59 +2,48 @@ package handlers
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"time"
 
 	"github.com/vendorq/vendorq/tasks"
+	"github.com/vendorq/vendorq/vendorclient"
 )
 
-func (r *run) record(ctx context.Context) error {
-	var p tasks.RecordCreate
-	if err := json.Unmarshal(r.task.Payload(), &p); err != nil {
-		return r.deadLetter(ctx, r.task.Payload(), "bad_payload", fmt.Errorf("payload is not a record:create JSON object: %w", err), "permanent")
-	}
-	r.keyed = p.Key != ""
+// recordPayload is a record:create payload for the prologue.
+type recordPayload struct{ tasks.RecordCreate }
+
+func (p *recordPayload) head() (string, string) { return p.Endpoint, p.Key }
+
+func (p *recordPayload) validate(pol Policy) error {
 	if err := p.Validate(); err != nil {
-		return r.deadLetter(ctx, r.task.Payload(), "bad_payload", err, "permanent")
+		return err
 	}
-	if err := tasks.ValidateTable(r.h.vendor, p.Table); err != nil {
-		return r.deadLetter(ctx, r.task.Payload(), "bad_payload", err, "permanent")
+	if pol.ValidateTable != nil {
+		return pol.ValidateTable(p.Table)
 	}
-	if p.Endpoint != r.h.ep {
-		return r.deadLetter(ctx, r.task.Payload(), "wrong_endpoint", fmt.Errorf("payload endpoint %q on queue %q", p.Endpoint, r.h.ep), "permanent")
-	}
-	for {
-		if err := r.acquire(ctx); err != nil {
-			return err
-		}
-		start := time.Now()
-		r.attempt++
-		res, err := r.h.d.Records.CreateRecord(ctx, p.Table, p.Data)
-		took := time.Since(start)
-		if err == nil {
-			r.observe("ok", okCode(res.Warning), took)
-			r.finish(ctx)
-			ev := r.log.Info()
-			if res.Warning != "" {
-				ev = r.log.Warn().Str("warning", res.Warning)
-			}
-			ev.Str("class", "ok").Str("record_id", res.ID).Dur("duration_ms", took).Int("attempt", r.attempt).Int("throttled", r.throttles).Msg("record created")
-			return nil
-		}
-		r.noteFailure(ctx, start)
-		r.observe(classOf(err), codeOf(err), took)
-		out, rerr := r.classify(ctx, err, r.task.Payload())
-		if out == outAgain {
-			continue
-		}
-		return rerr
-	}
+	return nil
 }
 
-func okCode(warning string) string {
-	if warning != "" {
-		return "ok_with_warning"
+func (r *run) record(ctx context.Context) error {
+	var p recordPayload
+	if ok, err := r.prologue(ctx, &p); !ok {
+		return err
 	}
-	return "ok"
+	var res vendorclient.RecordResult
+	took, refused, err := r.callUntilDone(ctx, func(ctx context.Context) (string, error) {
+		var err error
+		res, err = r.h.d.Records.CreateRecord(ctx, p.Table, p.Data)
+		return res.Warning, err
+	})
+	switch {
+	case err != nil:
+		return err
+	case refused != nil:
+		return r.deadLetterRefusal(ctx, r.task.Payload(), refused)
+	}
+	r.finish(ctx)
+	ev := r.log.Info()
+	if res.Warning != "" {
+		ev = r.log.Warn().Str("warning", res.Warning)
+	}
+	ev.Str("class", "ok").Str("record_id", res.ID).Dur("duration_ms", took).Int("attempt", r.attempt).Int("throttled", r.throttles).Msg("record created")
+	return nil
 }

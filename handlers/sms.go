@@ -15,26 +15,26 @@ import (
 // or replay of the task (a replay must not message a phone twice).
 const smsSentTTL = 30 * 24 * time.Hour
 
+// smsPayload is an sms:send payload for the prologue.
+type smsPayload struct{ tasks.SMSSend }
+
+func (p *smsPayload) head() (string, string) { return p.Endpoint, p.Key }
+
+func (p *smsPayload) validate(Policy) error { return p.Validate() }
+
 // sms sends one request per phone (the gateway's partial failures make a
 // multi-phone request unsafe to retry), skipping phones a previous attempt
 // already delivered. Phones refused permanently are dead-lettered together,
 // in one entry whose payload lists only them, once every other phone is done.
 func (r *run) sms(ctx context.Context) error {
-	var p tasks.SMSSend
-	if err := json.Unmarshal(r.task.Payload(), &p); err != nil {
-		return r.deadLetter(ctx, r.task.Payload(), "bad_payload", fmt.Errorf("payload is not an sms:send JSON object: %w", err), "permanent")
-	}
-	r.keyed = p.Key != ""
-	if err := p.Validate(); err != nil {
-		return r.deadLetter(ctx, r.task.Payload(), "bad_payload", err, "permanent")
-	}
-	if p.Endpoint != r.h.ep {
-		return r.deadLetter(ctx, r.task.Payload(), "wrong_endpoint", fmt.Errorf("payload endpoint %q on queue %q", p.Endpoint, r.h.ep), "permanent")
+	var p smsPayload
+	if ok, err := r.prologue(ctx, &p); !ok {
+		return err
 	}
 	sentKey := keys.SMSSent(r.h.ep, r.id)
 	sent, err := r.h.d.Redis.SMembers(ctx, sentKey).Result()
 	if err != nil {
-		return &RetryError{Delay: jitter(2 * time.Second), Failure: false, Cause: fmt.Errorf("read delivered phones: %w", err)}
+		return comeBackIn(2*time.Second, fmt.Errorf("read delivered phones: %w", err))
 	}
 	done := make(map[string]bool, len(sent))
 	for _, ph := range sent {
@@ -48,52 +48,37 @@ func (r *run) sms(ctx context.Context) error {
 			continue
 		}
 		log := r.log.With().Str("phone", tasks.MaskPhone(phone)).Logger()
-		for {
-			if err := r.acquire(ctx); err != nil {
-				return err
-			}
-			start := time.Now()
-			r.attempt++
-			err := r.h.d.SMS.Send(ctx, vendorclient.SMS{
-				MsgID: vendorclient.MsgID(r.id, phone), Phone: phone, Content: p.Content,
-				Sign: p.Sign, Subcode: p.Subcode, Sendtime: p.Sendtime,
-			})
-			took := time.Since(start)
-			if err != nil {
-				r.noteFailure(ctx, start)
-			}
-			r.observe(classOf(err), codeOf(err), took)
-			if err == nil {
-				pipe := r.h.d.Redis.Pipeline()
-				pipe.SAdd(ctx, sentKey, phone)
-				pipe.Expire(ctx, sentKey, smsSentTTL)
-				if _, werr := pipe.Exec(ctx); werr != nil {
-					// Delivered but not recorded: a retry could resend. Keep
-					// going (the msgid is stable, so the gateway can dedupe) and say so.
-					log.Warn().Err(werr).Msg("sms delivered but not recorded as sent")
-				}
-				log.Info().Str("class", "ok").Dur("duration_ms", took).Int("attempt", r.attempt).Msg("sms sent")
-				break
-			}
-			if vendorclient.ClassOf(err) == vendorclient.ClassPermanent {
-				refused = append(refused, phone)
-				lastRefusal, lastCode = err, codeOf(err)
-				log.Warn().Str("class", "permanent").Str("code", lastCode).Int("attempt", r.attempt).Msg("phone refused")
-				break
-			}
+		m := vendorclient.SMS{
+			MsgID: vendorclient.MsgID(r.id, phone), Phone: phone, Content: p.Content,
+			Sign: p.Sign, Subcode: p.Subcode, Sendtime: p.Sendtime,
+		}
+		took, refusal, err := r.callUntilDone(ctx, func(ctx context.Context) (string, error) { return "", r.h.d.SMS.Send(ctx, m) })
+		switch {
+		case err != nil:
 			// Not this phone's fault: the whole task waits or retries, and
 			// the phones already delivered stay recorded.
-			rest := remaining(p, done, phone, refused)
-			out, rerr := r.classify(ctx, err, rest)
-			if out == outAgain {
-				continue
+			return err
+		case refusal != nil && vendorclient.ClassOf(refusal.err) == vendorclient.ClassPermanent:
+			refused = append(refused, phone)
+			lastRefusal, lastCode = refusal.err, refusal.dec.code
+			log.Warn().Str("class", "permanent").Str("code", lastCode).Int("attempt", r.attempt).Msg("phone refused")
+		case refusal != nil: // retries spent: park what is left to do
+			return r.deadLetterRefusal(ctx, remaining(p.SMSSend, done, phone, refused), refusal)
+		default:
+			pipe := r.h.d.Redis.Pipeline()
+			pipe.SAdd(ctx, sentKey, phone)
+			pipe.Expire(ctx, sentKey, smsSentTTL)
+			if _, werr := pipe.Exec(ctx); werr != nil {
+				// Delivered but not recorded: a retry could resend. Keep
+				// going (the msgid is stable, so the gateway can dedupe) and say so.
+				log.Warn().Err(werr).Msg("sms delivered but not recorded as sent")
 			}
-			return rerr
+			log.Info().Str("class", "ok").Dur("duration_ms", took).Int("attempt", r.attempt).Msg("sms sent")
 		}
 		done[phone] = true
 	}
 	if len(refused) > 0 {
-		q := p
+		q := p.SMSSend
 		q.Phones = refused
 		b, _ := json.Marshal(q)
 		return r.deadLetter(ctx, b, lastCode, fmt.Errorf("%d of %d phones refused: %w", len(refused), len(p.Phones), lastRefusal), "permanent")
@@ -120,5 +105,3 @@ func remaining(p tasks.SMSSend, done map[string]bool, from string, refused []str
 	b, _ := json.Marshal(q)
 	return b
 }
-
-func classOf(err error) string { return vendorclient.ClassOf(err).String() }

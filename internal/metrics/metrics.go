@@ -15,7 +15,7 @@ type Metrics struct {
 	CallDuration  *prometheus.HistogramVec // one vendor HTTP exchange
 	TokenWait     *prometheus.HistogramVec // time a handler waited for its bucket slot
 	EffectiveRate *prometheus.GaugeVec     // configured rate × adaptive factor
-	Paused        *prometheus.GaugeVec     // 1 while an endpoint is paused (quota)
+	Paused        *prometheus.GaugeVec     // 1 while an endpoint is paused (quota, or a long vendor-advised wait)
 	DeadLettered  *prometheus.CounterVec   // tasks this process dead-lettered
 	Throttled     *prometheus.CounterVec   // throttled answers (also in Calls), kept apart for alerting
 }
@@ -49,7 +49,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: NameEffectiveRate, Help: "Calls per second currently allowed (configured rate times the adaptive factor).",
 		}, []string{"endpoint"}),
 		Paused: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: NamePaused, Help: "1 while the endpoint is paused after a quota answer.",
+			Name: NamePaused, Help: "1 while the endpoint is paused (quota answer, or a vendor-advised wait of a minute or more).",
 		}, []string{"endpoint"}),
 		DeadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: NameDeadLettered, Help: "Tasks dead-lettered by this process.",
@@ -74,4 +74,40 @@ func (m *Metrics) ObserveCall(endpoint, vendor, class, code string, d time.Durat
 	if class == "throttled" {
 		m.Throttled.WithLabelValues(endpoint).Inc()
 	}
+}
+
+// ObserveTokenWait records the time a handler waited for its rate-limit slot.
+func (m *Metrics) ObserveTokenWait(endpoint string, waited time.Duration) {
+	if m == nil {
+		return
+	}
+	m.TokenWait.WithLabelValues(endpoint).Observe(waited.Seconds())
+}
+
+// SetEffectiveRate records the calls/second currently allowed.
+func (m *Metrics) SetEffectiveRate(endpoint string, perSecond float64) {
+	if m == nil {
+		return
+	}
+	m.EffectiveRate.WithLabelValues(endpoint).Set(perSecond)
+}
+
+// SetPaused records whether the endpoint is paused (no calls go out).
+func (m *Metrics) SetPaused(endpoint string, paused bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if paused {
+		v = 1
+	}
+	m.Paused.WithLabelValues(endpoint).Set(v)
+}
+
+// IncDeadLettered counts a task this process dead-lettered.
+func (m *Metrics) IncDeadLettered(endpoint, code string) {
+	if m == nil {
+		return
+	}
+	m.DeadLettered.WithLabelValues(endpoint, code).Inc()
 }

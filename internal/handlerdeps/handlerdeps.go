@@ -1,0 +1,42 @@
+// Package handlerdeps adapts vendorq's internal services to the interfaces
+// the exported handlers package defines, so that handlers' API takes no
+// internal type (the worker and the handlers' tests both build Deps with it).
+// *metrics.Metrics satisfies handlers.Metrics as it is.
+package handlerdeps
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/vendorq/vendorq/handlers"
+	"github.com/vendorq/vendorq/internal/dlq"
+	"github.com/vendorq/vendorq/internal/ratelimit"
+)
+
+// Limiter is an endpoint's shared bucket as a handlers.Limiter.
+func Limiter(b *ratelimit.Bucket) handlers.Limiter { return bucket{b} }
+
+type bucket struct{ *ratelimit.Bucket } // Throttled, Pause and Rate as they are
+
+// Wait translates the bucket's grant and *ratelimit.WaitError.
+func (b bucket) Wait(ctx context.Context, horizon time.Duration) (handlers.Slot, error) {
+	g, err := b.Bucket.Wait(ctx, horizon)
+	slot := handlers.Slot{Waited: g.Waited, Factor: g.Factor}
+	var we *ratelimit.WaitError
+	if errors.As(err, &we) {
+		return slot, &handlers.NotNow{Paused: errors.Is(err, ratelimit.ErrPaused), RetryIn: we.Delay, Cause: err}
+	}
+	return slot, err
+}
+
+// DeadLetters is the dead-letter store as handlers.DeadLetters.
+func DeadLetters(s *dlq.Store) handlers.DeadLetters { return store{s} }
+
+type store struct{ s *dlq.Store }
+
+// Add stores e; handlers.DeadLetter has dlq.Entry's fields, so a change to
+// one that the other lacks stops the build here.
+func (s store) Add(ctx context.Context, e handlers.DeadLetter) error {
+	return s.s.Add(ctx, dlq.Entry(e))
+}
