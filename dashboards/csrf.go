@@ -151,8 +151,15 @@ type csrfGuard struct {
 	log    zerolog.Logger
 }
 
+// csrfLogBurst bounds the refusals logged per minute: a hostile page can
+// post in a loop, and the first few lines tell the operator enough.
+const csrfLogBurst = 20
+
 func newCSRFGuard(tokens *csrfTokens, creds Credentials, log zerolog.Logger) *csrfGuard {
-	return &csrfGuard{tokens: tokens, cross: http.NewCrossOriginProtection(), creds: creds, log: log}
+	return &csrfGuard{
+		tokens: tokens, cross: http.NewCrossOriginProtection(), creds: creds,
+		log: log.Sample(&zerolog.BurstSampler{Burst: csrfLogBurst, Period: time.Minute}),
+	}
 }
 
 func underMonitoring(r *http.Request) bool {

@@ -6,8 +6,10 @@ import (
 	"testing"
 
 	"github.com/hibiken/asynq"
+	"github.com/rs/zerolog"
 
 	"github.com/vendorq/vendorq/dashboards"
+	"github.com/vendorq/vendorq/internal/itest"
 	"github.com/vendorq/vendorq/tasks"
 )
 
@@ -29,7 +31,8 @@ func enqueueOrders(t *testing.T, f *fixture, ids ...string) {
 // changes nothing, with or without a valid token (cross-site is enough),
 // and a same-origin request without the token is refused too.
 func TestAsynqmonMutationsNeedSameOriginAndToken(t *testing.T) {
-	f := newFixture(t, nil)
+	var logs itest.Buffer
+	f := newFixture(t, func(o *dashboards.Options) { o.Log = zerolog.New(&logs) })
 	in := insp(t, f)
 	enqueueOrders(t, f, "order-41", "order-42", "order-43")
 	cookie := f.xsrf(t)
@@ -77,6 +80,10 @@ func TestAsynqmonMutationsNeedSameOriginAndToken(t *testing.T) {
 			}
 			check("tokenless " + a.method + " " + a.path)
 		}
+	}
+	// The refusals are logged, a bounded number of them.
+	if n := strings.Count(logs.String(), "refused (CSRF guard)"); n == 0 || n > 20 {
+		t.Errorf("%d refusals logged for %d refused requests; want some, at most 20 a minute", n, len(attacks)*(len(crossSite)+3))
 	}
 	// What asynqmon's UI sends (axios copies the cookie into the header) works.
 	legit := func(method, path, body string) int {
