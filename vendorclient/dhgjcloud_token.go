@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/vendorq/vendorq/internal/clock"
 )
 
 // The dhgjcloud token (SPEC §2.3). Every call to /oauth/token issues a new
@@ -165,7 +167,7 @@ func (c *Dhgjcloud) token(ctx context.Context) (dhgjToken, error) {
 				}
 			}
 		}
-		if err := dhgjSleep(ctx, dhgjPoll); err != nil {
+		if err := clock.Sleep(ctx, dhgjPoll); err != nil {
 			return dhgjToken{}, &Error{Vendor: VendorDhgjcloud, Class: ClassTransient, Code: dhgjCtxCode(err), Message: "gave up waiting for the shared token", Err: err}
 		}
 	}
@@ -350,18 +352,6 @@ func dhgjRandom() (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(b[:]), nil
-}
-
-// dhgjSleep waits d, or returns ctx's error when it ends first.
-func dhgjSleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 func dhgjCtxCode(err error) string {
