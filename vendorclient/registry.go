@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,9 +55,10 @@ type Settings struct {
 	Timeout     time.Duration     // one HTTP exchange; 0 = DefaultTimeout
 	HTTPClient  *http.Client      // nil = NewHTTPClient(Timeout)
 	// Redis is where state shared by every worker process lives (the
-	// dhgjcloud token). TokenKey is the key to keep it under.
-	Redis    redis.UniversalClient
-	TokenKey string
+	// dhgjcloud token). A vendor names its keys KeyPrefix+"…": the prefix
+	// carries the endpoint's hash tag, so they share one Cluster slot.
+	Redis     redis.UniversalClient
+	KeyPrefix string
 }
 
 // Client is a constructed vendor client: Records for KindRecord vendors,
@@ -104,6 +106,13 @@ func Register(d Descriptor) {
 	if d.Name == "" || d.New == nil || (d.Kind != KindRecord && d.Kind != KindSMS) {
 		panic("vendorclient: Register needs a Name, a Kind and a New func")
 	}
+	seen := map[string]bool{}
+	for _, c := range d.Credentials {
+		if c.Key == "" || seen[c.Key] {
+			panic("vendorclient: vendor " + d.Name + " declares an empty or repeated credential key")
+		}
+		seen[c.Key] = true
+	}
 	registry.Lock()
 	defer registry.Unlock()
 	if _, dup := registry.m[d.Name]; dup {
@@ -135,6 +144,21 @@ func Vendors() []string {
 	return names
 }
 
+// TableForms says what a record task's table is for every record vendor,
+// for help texts: "APP_ID/ENTRY_ID (baibaoyun), … or a model_name (yesapi)".
+func TableForms() string {
+	var forms []string
+	for _, name := range Vendors() {
+		if d, _ := Lookup(name); d.Kind == KindRecord && d.TableForm != "" {
+			forms = append(forms, d.TableForm+" ("+name+")")
+		}
+	}
+	if len(forms) < 2 {
+		return strings.Join(forms, "")
+	}
+	return strings.Join(forms[:len(forms)-1], ", ") + " or " + forms[len(forms)-1]
+}
+
 // Secrets returns the values of d's secret credentials in creds, for
 // scrubbing.
 func (d Descriptor) Secrets(creds map[string]string) []string {
@@ -155,4 +179,21 @@ func (d Descriptor) Credential(key string) (Credential, bool) {
 		}
 	}
 	return Credential{}, false
+}
+
+// errNoTable is what a record vendor without a rule of its own says of an
+// empty table.
+var errNoTable = errors.New("wants a table, got none")
+
+// CheckTable applies d's ValidateTable (any non-empty table when d has
+// none). The error is the reason only; the caller names the field and the
+// vendor (tasks.ValidateTable).
+func (d Descriptor) CheckTable(table string) error {
+	if d.ValidateTable == nil {
+		if table == "" {
+			return errNoTable
+		}
+		return nil
+	}
+	return d.ValidateTable(table)
 }

@@ -1,23 +1,20 @@
-// Package config loads vendorq.yaml (SPEC §3.1): Redis location and one
-// entry per vendor endpoint, with ${VAR} expansion from the environment,
-// defaults per vendor and errors that name the offending key.
+// Package config loads vendorq.yaml (docs/config.md): Redis location and
+// one entry per vendor endpoint, with ${VAR} expansion from the environment,
+// defaults per vendor and errors that name the offending key and its line.
+//
+// What a vendor is (its defaults, its credential keys, records or SMS)
+// comes from its descriptor in vendorclient: this package names no vendor.
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
-	"github.com/vendorq/vendorq/tasks"
+	"github.com/vendorq/vendorq/vendorclient"
 )
 
 // ErrConfig is wrapped by every configuration error (exit code 2).
@@ -54,16 +51,9 @@ type Endpoint struct {
 	Name    string `yaml:"-"`
 	Vendor  string `yaml:"vendor"`
 	BaseURL string `yaml:"base_url"`
-
-	APIKey       string `yaml:"api_key"`       // baibaoyun
-	AppKey       string `yaml:"app_key"`       // yesapi
-	AppSecret    string `yaml:"app_secret"`    // yesapi
-	ClientID     string `yaml:"client_id"`     // dhgjcloud
-	ClientSecret string `yaml:"client_secret"` // dhgjcloud
-	Scope        string `yaml:"scope"`         // dhgjcloud (optional)
-	Appkey       string `yaml:"appkey"`        // caihcom
-	AppID        string `yaml:"app_id"`        // caihcom
-	AuthToken    string `yaml:"auth_token"`    // caihcom
+	// Credentials are the vendor's own keys (api_key, app_secret, …): the
+	// keys its descriptor declares, decoded beside the fields below.
+	Credentials Credentials `yaml:"-"`
 
 	Rate        float64       `yaml:"rate"`        // calls/second shared by all workers
 	Burst       int           `yaml:"burst"`       // calls allowed back to back (default 1)
@@ -73,38 +63,59 @@ type Endpoint struct {
 	QuotaPause  time.Duration `yaml:"quota_pause"` // no calls for this long after a quota answer
 }
 
-// Vendors and their defaults.
-var vendorDefaults = map[string]struct {
-	baseURL string
-	rate    float64
-}{
-	"baibaoyun": {"https://webapi.baibaoyun.com", 5},
-	"yesapi":    {"http://api.okayapi.com/", 10},
-	"dhgjcloud": {"http://saeapi.dhgjcloud.com:18081", 10},
-	"caihcom":   {"http://api.caihcom.com", 10},
+// Credentials are an endpoint's vendor keys by name. They print as their
+// names only, so that logging an Endpoint (%v, %+v, %#v) shows no secret.
+type Credentials map[string]string
+
+func (c Credentials) String() string {
+	names := make([]string, 0, len(c))
+	for k := range c {
+		names = append(names, k+":***")
+	}
+	sort.Strings(names)
+	return "{" + strings.Join(names, " ") + "}"
 }
 
-// Defaults for optional endpoint keys.
+// GoString keeps %#v as discreet as %v.
+func (c Credentials) GoString() string { return c.String() }
+
+// Defaults for optional endpoint keys. The base URL and the rate default
+// per vendor (vendorclient.Descriptor).
 const (
 	DefaultConcurrency  = 10
-	DefaultTimeout      = 15 * time.Second
+	DefaultTimeout      = vendorclient.DefaultTimeout
 	DefaultMaxRetry     = 8
 	DefaultQuotaPause   = 10 * time.Minute
 	DefaultDedupeWindow = 7 * 24 * time.Hour
 )
 
-// Vendors lists the supported vendor names.
-func Vendors() []string {
-	v := make([]string, 0, len(vendorDefaults))
-	for k := range vendorDefaults {
-		v = append(v, k)
+// Descriptor returns the registry entry of the endpoint's vendor.
+func (e *Endpoint) Descriptor() (vendorclient.Descriptor, error) {
+	return vendorclient.Lookup(e.Vendor)
+}
+
+// Kind says whether the endpoint takes records or SMS (0 for a vendor
+// nobody registered; a loaded config has none).
+func (e *Endpoint) Kind() vendorclient.Kind {
+	d, err := e.Descriptor()
+	if err != nil {
+		return 0
 	}
-	sort.Strings(v)
-	return v
+	return d.Kind
 }
 
 // IsSMS reports whether the endpoint sends SMS (sms:send) rather than records.
-func (e *Endpoint) IsSMS() bool { return e.Vendor == "caihcom" }
+func (e *Endpoint) IsSMS() bool { return e.Kind() == vendorclient.KindSMS }
+
+// Secrets returns the values of the endpoint's secret credentials, for
+// scrubbing them from logs and errors.
+func (e *Endpoint) Secrets() []string {
+	d, err := e.Descriptor()
+	if err != nil {
+		return nil
+	}
+	return d.Secrets(e.Credentials)
+}
 
 // Retries returns max_retry or its default.
 func (e *Endpoint) Retries() int {
@@ -155,220 +166,15 @@ func Load(opts Options) (*Config, error) {
 
 // Parse decodes YAML text, expanding ${VAR} in values with getenv.
 func Parse(raw []byte, getenv func(string) string) (*Config, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(raw, &root); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-	}
-	lines := map[int]string{}
-	if err := expand(&root, "", getenv, lines); err != nil {
+	cfg, err := decode(raw, getenv)
+	if err != nil {
 		return nil, err
-	}
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	if err := enc.Encode(&root); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-	}
-	cfg := &Config{}
-	dec := yaml.NewDecoder(&buf)
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: %s", ErrConfig, friendlyYAML(err, lines))
 	}
 	cfg.applyDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	return cfg, nil
-}
-
-var (
-	fieldNotFound = regexp.MustCompile(`line (\d+): field (\S+) not found in type config\.(\w+)`)
-	lineRef       = regexp.MustCompile(`line (\d+): `)
-)
-
-// friendlyYAML rewrites yaml.v3's messages so they name the key: "field x
-// not found in type config.Endpoint" becomes "unknown key", and any other
-// "line N:" gets the dotted key path of the value on that line.
-func friendlyYAML(err error, lines map[int]string) string {
-	msg := err.Error()
-	msg = fieldNotFound.ReplaceAllStringFunc(msg, func(m string) string {
-		p := fieldNotFound.FindStringSubmatch(m)
-		where := map[string]string{"Config": "top level", "Redis": "redis", "Endpoint": "an endpoint", "Dedupe": "dedupe"}[p[3]]
-		return fmt.Sprintf("line %s: unknown key %q in %s; ", p[1], p[2], where)
-	})
-	return lineRef.ReplaceAllStringFunc(msg, func(m string) string {
-		n, _ := strconv.Atoi(lineRef.FindStringSubmatch(m)[1])
-		if path, ok := lines[n]; ok {
-			return fmt.Sprintf("line %d: %s: ", n, path)
-		}
-		return m
-	})
-}
-
-var varRe = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
-// expand replaces ${VAR} in scalar values; an unset variable is an error
-// naming the key, because an empty secret would fail far later and vaguer.
-// It also records, per line, the key path of the scalar on it (for errors).
-func expand(n *yaml.Node, path string, getenv func(string) string, lines map[int]string) error {
-	switch n.Kind {
-	case yaml.DocumentNode, yaml.SequenceNode:
-		for i, c := range n.Content {
-			p := path
-			if n.Kind == yaml.SequenceNode {
-				p = fmt.Sprintf("%s[%d]", path, i)
-			}
-			if err := expand(c, p, getenv, lines); err != nil {
-				return err
-			}
-		}
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			key := n.Content[i].Value
-			p := key
-			if path != "" {
-				p = path + "." + key
-			}
-			if err := expand(n.Content[i+1], p, getenv, lines); err != nil {
-				return err
-			}
-		}
-	case yaml.ScalarNode:
-		if _, taken := lines[n.Line]; !taken || strings.Count(path, ".") > strings.Count(lines[n.Line], ".") {
-			lines[n.Line] = path
-		}
-		var missing []string
-		n.Value = varRe.ReplaceAllStringFunc(n.Value, func(m string) string {
-			name := varRe.FindStringSubmatch(m)[1]
-			v := getenv(name)
-			if v == "" {
-				missing = append(missing, name)
-			}
-			return v
-		})
-		if len(missing) > 0 {
-			return fmt.Errorf("%w: %s (line %d): environment variable %s is not set", ErrConfig, path, n.Line, strings.Join(missing, ", "))
-		}
-		return checkType(path, n)
-	}
-	return nil
-}
-
-// typed keys are checked before decoding so that a bad value names its key
-// even in a one-line flow mapping, where yaml.v3 can only name the line.
-var (
-	durationKeys = map[string]bool{"timeout": true, "quota_pause": true, "window": true}
-	numberKeys   = map[string]bool{"rate": true, "burst": true, "concurrency": true, "max_retry": true}
-)
-
-func checkType(path string, n *yaml.Node) error {
-	key := path[strings.LastIndex(path, ".")+1:]
-	switch {
-	case durationKeys[key]:
-		if _, err := time.ParseDuration(n.Value); err != nil {
-			return fmt.Errorf("%w: %s (line %d): %q is not a duration like 30s or 10m", ErrConfig, path, n.Line, n.Value)
-		}
-	case numberKeys[key]:
-		if _, err := strconv.ParseFloat(n.Value, 64); err != nil {
-			return fmt.Errorf("%w: %s (line %d): %q is not a number", ErrConfig, path, n.Line, n.Value)
-		}
-	}
-	return nil
-}
-
-func (c *Config) applyDefaults() {
-	if c.Dedupe.Window == 0 {
-		c.Dedupe.Window = DefaultDedupeWindow
-	}
-	for name, e := range c.Endpoints {
-		if e == nil {
-			continue
-		}
-		e.Name = name
-		d, ok := vendorDefaults[e.Vendor]
-		if !ok {
-			continue
-		}
-		if e.BaseURL == "" {
-			e.BaseURL = d.baseURL
-		}
-		if e.Rate == 0 {
-			e.Rate = d.rate
-		}
-		if e.Burst == 0 {
-			e.Burst = 1
-		}
-		if e.Concurrency == 0 {
-			e.Concurrency = DefaultConcurrency
-		}
-		if e.Timeout == 0 {
-			e.Timeout = DefaultTimeout
-		}
-		if e.QuotaPause == 0 {
-			e.QuotaPause = DefaultQuotaPause
-		}
-	}
-}
-
-func (c *Config) validate() error {
-	if len(c.Endpoints) == 0 {
-		return fmt.Errorf("%w: endpoints: at least one endpoint is required", ErrConfig)
-	}
-	for _, name := range c.EndpointNames() {
-		e := c.Endpoints[name]
-		at := "endpoints." + name
-		if e == nil {
-			return fmt.Errorf("%w: %s: is empty", ErrConfig, at)
-		}
-		if !tasks.ValidEndpoint(name) {
-			return fmt.Errorf("%w: %s: endpoint names may use letters, digits, _ and - (at most 64)", ErrConfig, at)
-		}
-		if _, ok := vendorDefaults[e.Vendor]; !ok {
-			return fmt.Errorf("%w: %s.vendor: unknown vendor %q (want one of %s)", ErrConfig, at, e.Vendor, strings.Join(Vendors(), ", "))
-		}
-		for _, req := range e.required() {
-			if strings.TrimSpace(req.value) == "" {
-				return fmt.Errorf("%w: %s.%s: required for vendor %s", ErrConfig, at, req.key, e.Vendor)
-			}
-		}
-		if !strings.HasPrefix(e.BaseURL, "http://") && !strings.HasPrefix(e.BaseURL, "https://") {
-			return fmt.Errorf("%w: %s.base_url: must start with http:// or https://", ErrConfig, at)
-		}
-		switch {
-		case e.Rate < 0 || e.Rate > 100000:
-			return fmt.Errorf("%w: %s.rate: must be between 0 and 100000 requests/second", ErrConfig, at)
-		case e.Burst < 1 || e.Burst > 10000:
-			return fmt.Errorf("%w: %s.burst: must be between 1 and 10000", ErrConfig, at)
-		case e.Concurrency < 1 || e.Concurrency > 10000:
-			return fmt.Errorf("%w: %s.concurrency: must be between 1 and 10000", ErrConfig, at)
-		case e.Timeout < 10*time.Millisecond:
-			return fmt.Errorf("%w: %s.timeout: at least 10ms", ErrConfig, at)
-		case e.MaxRetry != nil && (*e.MaxRetry < 0 || *e.MaxRetry >= tasks.AsynqMaxRetry):
-			return fmt.Errorf("%w: %s.max_retry: must be between 0 and %d", ErrConfig, at, tasks.AsynqMaxRetry-1)
-		case e.QuotaPause < time.Second:
-			return fmt.Errorf("%w: %s.quota_pause: at least 1s", ErrConfig, at)
-		}
-	}
-	if c.Dedupe.Window < time.Minute {
-		return fmt.Errorf("%w: dedupe.window: at least 1m", ErrConfig)
-	}
-	return nil
-}
-
-type requiredField struct{ key, value string }
-
-func (e *Endpoint) required() []requiredField {
-	switch e.Vendor {
-	case "baibaoyun":
-		return []requiredField{{"api_key", e.APIKey}}
-	case "yesapi":
-		return []requiredField{{"app_key", e.AppKey}, {"app_secret", e.AppSecret}}
-	case "dhgjcloud":
-		return []requiredField{{"client_id", e.ClientID}, {"client_secret", e.ClientSecret}}
-	case "caihcom":
-		return []requiredField{{"appkey", e.Appkey}, {"app_id", e.AppID}, {"auth_token", e.AuthToken}}
-	}
-	return nil
 }
 
 func (c *Config) applyRedisOverrides(opts Options) {

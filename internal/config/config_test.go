@@ -32,7 +32,7 @@ func TestParseSpecExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := cfg.Endpoints["forms"]
-	if f.APIKey != "secret-key" || f.Rate != 5 || f.Name != "forms" || f.Concurrency != DefaultConcurrency || f.Retries() != DefaultMaxRetry {
+	if f.Credentials["api_key"] != "secret-key" || f.Rate != 5 || f.Name != "forms" || f.Concurrency != DefaultConcurrency || f.Retries() != DefaultMaxRetry {
 		t.Fatalf("forms: %+v", f)
 	}
 	s := cfg.Endpoints["sms"]
@@ -124,7 +124,7 @@ func TestExampleConfigParses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Endpoints) != 4 || cfg.Endpoints["sms"].AuthToken != "value-of-CAIHCOM_AUTH_TOKEN" || cfg.Endpoints["sms"].Retries() != 3 {
+	if len(cfg.Endpoints) != 4 || cfg.Endpoints["sms"].Credentials["auth_token"] != "value-of-CAIHCOM_AUTH_TOKEN" || cfg.Endpoints["sms"].Retries() != 3 {
 		t.Fatalf("%+v", cfg.Endpoints["sms"])
 	}
 	if _, err := Parse(raw, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "BAIBAOYUN_API_KEY") {

@@ -11,6 +11,7 @@ import (
 	"github.com/vendorq/vendorq/internal/cliexit"
 	"github.com/vendorq/vendorq/internal/importer"
 	"github.com/vendorq/vendorq/internal/producer"
+	"github.com/vendorq/vendorq/vendorclient"
 )
 
 // ExitInterrupted ends an import stopped by Ctrl-C or SIGTERM: 128+SIGINT,
@@ -69,8 +70,8 @@ was enqueued and stderr says from which line a re-run has work left.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.endpoint, "endpoint", "", "endpoint name from the config (required)")
-	fl.StringVar(&f.table, "table", "", "record imports: APP_ID/ENTRY_ID (baibaoyun), model_name (yesapi) or API path (dhgjcloud)")
-	fl.StringVar(&f.typ, "type", "", "record or sms (default: sms for a caihcom endpoint, else record)")
+	fl.StringVar(&f.table, "table", "", "record imports: "+vendorclient.TableForms())
+	fl.StringVar(&f.typ, "type", "", "record or sms (default: sms for an SMS endpoint, else record)")
 	fl.StringVar(&f.keyColumn, "key-column", "", "CSV column / JSONL field holding each row's business key (default: a hash of the row)")
 	fl.StringVar(&f.format, "format", "", "csv or jsonl (default: from the file extension; required for -)")
 	fl.StringVar(&f.rejects, "rejects", "", "where rejected rows go (default FILE.rejects.jsonl, or stdin.rejects.jsonl)")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vendorq/vendorq/internal/producer"
 	"github.com/vendorq/vendorq/tasks"
+	"github.com/vendorq/vendorq/vendorclient"
 )
 
 func newRecordCmd(g *globals) *cobra.Command {
@@ -32,7 +33,7 @@ func newRecordCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&rc.Endpoint, "endpoint", "", "endpoint name from the config (required)")
-	cmd.Flags().StringVar(&rc.Table, "table", "", "APP_ID/ENTRY_ID (baibaoyun), model_name (yesapi) or API path (dhgjcloud) (required)")
+	cmd.Flags().StringVar(&rc.Table, "table", "", vendorclient.TableForms()+" (required)")
 	cmd.Flags().StringVar(&data, "data", "", "the record as a JSON object (required)")
 	cmd.Flags().StringVar(&rc.Key, "key", "", "idempotency key: the same key on the same endpoint is enqueued once")
 	for _, f := range []string{"endpoint", "table", "data"} {

@@ -7,30 +7,29 @@ import (
 
 	"github.com/vendorq/vendorq/internal/config"
 	"github.com/vendorq/vendorq/tasks"
+	"github.com/vendorq/vendorq/vendorclient"
 )
 
 // Resolve checks the options against the config before anything is read:
-// the endpoint exists, Type (defaulted from the vendor: caihcom → sms,
-// others → record) fits it, and a record import's Table has the vendor's
-// form (tasks.ValidateTable).
+// the endpoint exists, Type (defaulted from the vendor's kind: sms for an
+// SMS vendor, record for the others) fits it, and a record import's Table
+// has the vendor's form (tasks.ValidateTable).
 func (o *Options) Resolve(cfg *config.Config) error {
 	ep, err := cfg.Endpoint(o.Endpoint)
 	if err != nil {
 		return err
 	}
+	takes := typeFor(ep.Kind())
 	if o.Type == "" {
-		o.Type = TypeRecord
-		if ep.IsSMS() {
-			o.Type = TypeSMS
-		}
+		o.Type = takes
 	}
 	switch {
-	case o.Type == TypeSMS && !ep.IsSMS():
+	case o.Type == TypeSMS && takes != TypeSMS:
 		return fmt.Errorf("%w: --type sms: endpoint %s is a %s record endpoint (use --type record)", ErrUsage, ep.Name, ep.Vendor)
-	case o.Type == TypeRecord && ep.IsSMS():
-		return fmt.Errorf("%w: --type record: endpoint %s is an SMS endpoint (caihcom; use --type sms)", ErrUsage, ep.Name)
+	case o.Type == TypeRecord && takes == TypeSMS:
+		return fmt.Errorf("%w: --type record: endpoint %s is an SMS endpoint (%s; use --type sms)", ErrUsage, ep.Name, ep.Vendor)
 	case o.Type == TypeRecord && strings.TrimSpace(o.Table) == "":
-		return fmt.Errorf("%w: --table is required for a record import (%s)", ErrUsage, tableForm(ep.Vendor))
+		return fmt.Errorf("%w: --table is required for a record import (%s)", ErrUsage, tableForm(ep))
 	case o.Type == TypeRecord:
 		if err := tasks.ValidateTable(ep.Vendor, o.Table); err != nil {
 			return fmt.Errorf("%w: --%w", ErrUsage, err)
@@ -39,16 +38,20 @@ func (o *Options) Resolve(cfg *config.Config) error {
 	return nil
 }
 
-func tableForm(vendor string) string {
-	switch vendor {
-	case "baibaoyun":
-		return "baibaoyun: APP_ID/ENTRY_ID"
-	case "yesapi":
-		return "yesapi: a model_name"
-	case "dhgjcloud":
-		return "dhgjcloud: an API path"
+// typeFor is the task type an endpoint of kind k takes.
+func typeFor(k vendorclient.Kind) Type {
+	if k == vendorclient.KindSMS {
+		return TypeSMS
 	}
-	return vendor
+	return TypeRecord
+}
+
+// tableForm says what a record task's table is for ep's vendor.
+func tableForm(ep *config.Endpoint) string {
+	if d, err := ep.Descriptor(); err == nil && d.TableForm != "" {
+		return d.Name + ": " + d.TableForm
+	}
+	return ep.Vendor
 }
 
 // FormatFor returns the format named by flag, or the one the file name's

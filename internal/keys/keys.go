@@ -38,6 +38,11 @@ const DLQEndpoints = Prefix + "dlq:endpoints"
 // DhgjToken is the shared dhgjcloud access token of an endpoint.
 func DhgjToken(ep string) string { return tag(ep) + "dhgj:token" }
 
+// VendorPrefix starts the keys a vendor client keeps for an endpoint
+// (vendorclient.Settings.KeyPrefix; dhgjcloud's token is DhgjToken). It
+// carries the endpoint's hash tag, so a vendor's scripts stay in one slot.
+func VendorPrefix(ep string) string { return tag(ep) }
+
 // SMSSent is the set of phones an sms:send task has already delivered to,
 // so that a retry resends only to the phones that failed.
 func SMSSent(ep, taskID string) string { return tag(ep) + "smssent:" + taskID }

@@ -16,6 +16,7 @@ import (
 	"github.com/vendorq/vendorq/internal/config"
 	"github.com/vendorq/vendorq/internal/keys"
 	"github.com/vendorq/vendorq/tasks"
+	"github.com/vendorq/vendorq/vendorclient"
 )
 
 // ErrRedis wraps every failure to reach Redis (exit code 3).
@@ -45,8 +46,8 @@ func (p *Producer) PrepareRecord(rc tasks.RecordCreate) (*asynq.Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ep.IsSMS() {
-		return nil, &tasks.FieldError{Field: "endpoint", Reason: fmt.Sprintf("%s is an SMS endpoint (caihcom); use sms", ep.Name)}
+	if ep.Kind() == vendorclient.KindSMS {
+		return nil, &tasks.FieldError{Field: "endpoint", Reason: fmt.Sprintf("%s is an SMS endpoint (%s); use sms", ep.Name, ep.Vendor)}
 	}
 	if err := tasks.ValidateTable(ep.Vendor, rc.Table); err != nil {
 		return nil, err
@@ -60,7 +61,7 @@ func (p *Producer) PrepareSMS(s tasks.SMSSend) (*asynq.Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !ep.IsSMS() {
+	if ep.Kind() != vendorclient.KindSMS {
 		return nil, &tasks.FieldError{Field: "endpoint", Reason: fmt.Sprintf("%s is a %s record endpoint; use record", ep.Name, ep.Vendor)}
 	}
 	return tasks.NewSMSSendTask(s)

@@ -21,7 +21,6 @@ import (
 	"github.com/vendorq/vendorq/handlers"
 	"github.com/vendorq/vendorq/internal/config"
 	"github.com/vendorq/vendorq/internal/dlq"
-	"github.com/vendorq/vendorq/internal/handlerdeps"
 	"github.com/vendorq/vendorq/internal/keys"
 	"github.com/vendorq/vendorq/internal/metrics"
 	"github.com/vendorq/vendorq/internal/ratelimit"
@@ -74,20 +73,12 @@ func New(cfg *config.Config, conn redisconn.Conn, rdb redis.UniversalClient, o O
 	}
 	for _, name := range cfg.EndpointNames() {
 		ep := cfg.Endpoints[name]
-		bucket := ratelimit.New(rdb, name, ep.Rate, ep.Burst, o.Tuning)
-		kind := vendorclient.KindRecord
-		if ep.IsSMS() {
-			kind = vendorclient.KindSMS
-		}
 		d := handlers.Deps{
-			Policy: handlers.Policy{
-				Endpoint: name, Vendor: ep.Vendor, Kind: kind, MaxRetry: ep.Retries(), QuotaPause: ep.QuotaPause,
-				Horizon: o.Horizon, ThrottleInitial: o.ThrottleInitial, ThrottleMax: o.ThrottleMax,
-				ValidateTable: func(table string) error { return tasks.ValidateTable(ep.Vendor, table) },
-			},
-			Limiter: handlerdeps.Limiter(bucket), DeadLetters: handlerdeps.DeadLetters(w.DLQ), Redis: rdb, Metrics: w.Metrics,
+			Endpoint: ep, DLQ: w.DLQ, Redis: rdb, Metrics: w.Metrics,
 			Log:          o.Log, // the handler adds the endpoint to every line
-			DedupeWindow: cfg.Dedupe.Window,
+			Bucket:       ratelimit.New(rdb, name, ep.Rate, ep.Burst, o.Tuning),
+			DedupeWindow: cfg.Dedupe.Window, Horizon: o.Horizon,
+			ThrottleInitial: o.ThrottleInitial, ThrottleMax: o.ThrottleMax,
 		}
 		if err := attachClient(&d, ep, rdb, o.HTTPClient); err != nil {
 			return nil, err
@@ -96,7 +87,7 @@ func New(cfg *config.Config, conn redisconn.Conn, rdb redis.UniversalClient, o O
 		if err != nil {
 			return nil, err
 		}
-		w.buckets[name] = bucket
+		w.buckets[name] = d.Bucket
 		w.Metrics.EffectiveRate.WithLabelValues(name).Set(ep.Rate)
 		w.Metrics.Paused.WithLabelValues(name).Set(0)
 		mux := asynq.NewServeMux()
@@ -120,26 +111,21 @@ func New(cfg *config.Config, conn redisconn.Conn, rdb redis.UniversalClient, o O
 	return w, nil
 }
 
+// attachClient builds the endpoint's vendor client from its descriptor
+// (vendorclient/vendors.go): the worker names no vendor.
 func attachClient(d *handlers.Deps, ep *config.Endpoint, rdb redis.UniversalClient, hc *http.Client) error {
-	var err error
-	switch ep.Vendor {
-	case "baibaoyun":
-		d.Records, err = vendorclient.NewBaibaoyun(vendorclient.BaibaoyunConfig{BaseURL: ep.BaseURL, APIKey: ep.APIKey, HTTPClient: hc, Timeout: ep.Timeout})
-	case "yesapi":
-		d.Records, err = vendorclient.NewYesapi(vendorclient.YesapiConfig{BaseURL: ep.BaseURL, AppKey: ep.AppKey, AppSecret: ep.AppSecret, HTTPClient: hc, Timeout: ep.Timeout})
-	case "dhgjcloud":
-		d.Records, err = vendorclient.NewDhgjcloud(vendorclient.DhgjcloudConfig{
-			BaseURL: ep.BaseURL, ClientID: ep.ClientID, ClientSecret: ep.ClientSecret, Scope: ep.Scope,
-			Redis: rdb, TokenKey: keys.DhgjToken(ep.Name), HTTPClient: hc, Timeout: ep.Timeout,
-		})
-	case "caihcom":
-		d.SMS, err = vendorclient.NewCaihcom(vendorclient.CaihcomConfig{BaseURL: ep.BaseURL, AppKey: ep.Appkey, AppID: ep.AppID, AuthToken: ep.AuthToken, HTTPClient: hc, Timeout: ep.Timeout})
-	default:
-		err = fmt.Errorf("unknown vendor %q", ep.Vendor)
-	}
+	desc, err := ep.Descriptor()
 	if err != nil {
 		return fmt.Errorf("endpoint %s: %w", ep.Name, err)
 	}
+	c, err := desc.New(vendorclient.Settings{
+		Endpoint: ep.Name, BaseURL: ep.BaseURL, Credentials: ep.Credentials,
+		Timeout: ep.Timeout, HTTPClient: hc, Redis: rdb, KeyPrefix: keys.VendorPrefix(ep.Name),
+	})
+	if err != nil {
+		return fmt.Errorf("endpoint %s: %w", ep.Name, err)
+	}
+	d.Records, d.SMS = c.Records, c.SMS
 	return nil
 }
 
