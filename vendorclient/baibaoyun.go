@@ -41,12 +41,9 @@ func NewBaibaoyun(cfg BaibaoyunConfig) (*Baibaoyun, error) {
 	if cfg.APIKey == "" {
 		return nil, configError(VendorBaibaoyun, "APIKey is required")
 	}
-	base := cfg.BaseURL
-	if base == "" {
-		base = baibaoyunDefaultBase
-	}
-	if err := checkBaseURL(base); err != nil {
-		return nil, configError(VendorBaibaoyun, "BaseURL: "+err.Error())
+	base, err := baseURL(VendorBaibaoyun, cfg.BaseURL, baibaoyunDefaultBase)
+	if err != nil {
+		return nil, err
 	}
 	return &Baibaoyun{
 		base:   strings.TrimRight(base, "/"),

@@ -67,12 +67,9 @@ func NewCaihcom(cfg CaihcomConfig) (*Caihcom, error) {
 	case cfg.AuthToken == "":
 		return nil, configError(VendorCaihcom, "AuthToken is required")
 	}
-	base := cfg.BaseURL
-	if base == "" {
-		base = caihcomDefaultBase
-	}
-	if err := checkBaseURL(base); err != nil {
-		return nil, configError(VendorCaihcom, "BaseURL: "+err.Error())
+	base, err := baseURL(VendorCaihcom, cfg.BaseURL, caihcomDefaultBase)
+	if err != nil {
+		return nil, err
 	}
 	c := &Caihcom{
 		cfg: cfg,

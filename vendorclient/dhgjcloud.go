@@ -77,13 +77,11 @@ func NewDhgjcloud(cfg DhgjcloudConfig) (*Dhgjcloud, error) {
 	case cfg.HTTPClient != nil && !dhgjNoCompression(cfg.HTTPClient.Transport):
 		return nil, configError(VendorDhgjcloud, "HTTPClient adds Accept-Encoding (set Transport.DisableCompression), which the vendor rejects")
 	}
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = DhgjcloudDefaultBaseURL
+	raw, err := baseURL(VendorDhgjcloud, cfg.BaseURL, DhgjcloudDefaultBaseURL)
+	if err != nil {
+		return nil, err
 	}
-	if err := checkBaseURL(cfg.BaseURL); err != nil {
-		return nil, configError(VendorDhgjcloud, "BaseURL: "+err.Error())
-	}
-	base, _ := url.Parse(strings.TrimRight(cfg.BaseURL, "/")) // checked just above
+	base, _ := url.Parse(strings.TrimRight(raw, "/")) // checked by baseURL
 	tr := newTransport(VendorDhgjcloud, cfg.HTTPClient, cfg.Timeout, cfg.ClientSecret)
 	return &Dhgjcloud{
 		base:         base,

@@ -12,6 +12,18 @@ import (
 
 // Checks on what callers give a client, before anything is sent.
 
+// baseURL returns the configured base URL, or def when none is, once
+// checkBaseURL accepts it; the error is the constructor's, naming BaseURL.
+func baseURL(vendor, configured, def string) (string, error) {
+	if configured == "" {
+		configured = def
+	}
+	if err := checkBaseURL(configured); err != nil {
+		return "", configError(vendor, "BaseURL: "+err.Error())
+	}
+	return configured, nil
+}
+
 // checkBaseURL checks a configured base URL. User info is refused because
 // it is a credential that would travel in every request and every error
 // text; a query or fragment would be silently mangled by path joins.

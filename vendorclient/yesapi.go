@@ -49,12 +49,9 @@ func NewYesapi(cfg YesapiConfig) (*Yesapi, error) {
 	case cfg.AppSecret == "":
 		return nil, configError(VendorYesapi, "AppSecret is required")
 	}
-	base := cfg.BaseURL
-	if base == "" {
-		base = yesapiDefaultBase
-	}
-	if err := checkBaseURL(base); err != nil {
-		return nil, configError(VendorYesapi, "BaseURL: "+err.Error())
+	base, err := baseURL(VendorYesapi, cfg.BaseURL, yesapiDefaultBase)
+	if err != nil {
+		return nil, err
 	}
 	if !strings.HasSuffix(base, "/") {
 		base += "/" // the document's endpoint is {你的接口域名}/
