@@ -5,7 +5,6 @@ package enqueuecli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,15 +19,14 @@ import (
 	"github.com/vendorq/vendorq/internal/config"
 	"github.com/vendorq/vendorq/internal/producer"
 	"github.com/vendorq/vendorq/internal/redisconn"
-	"github.com/vendorq/vendorq/tasks"
 )
 
-// Exit codes (SPEC §3.3).
+// Exit codes (owned by internal/cliexit; README "Producing tasks").
 const (
-	ExitOK       = 0
-	ExitRejected = 1
-	ExitUsage    = 2
-	ExitRedis    = 3
+	ExitOK       = cliexit.OK
+	ExitRejected = cliexit.Failed
+	ExitUsage    = cliexit.Usage
+	ExitRedis    = cliexit.Redis
 )
 
 // Env is the process around the command.
@@ -43,24 +41,9 @@ type Env struct {
 // fail formats an error that ends the command with exit code code.
 var fail = cliexit.New
 
-// exitFor maps an error to its exit code.
-func exitFor(err error) int {
-	code, carried := cliexit.CodeOf(err)
-	switch {
-	case err == nil:
-		return ExitOK
-	case carried:
-		return code
-	case errors.Is(err, config.ErrConfig), errors.Is(err, redisconn.ErrBadURL):
-		return ExitUsage
-	case errors.Is(err, producer.ErrRedis):
-		return ExitRedis
-	case errors.Is(err, tasks.ErrInvalid):
-		return ExitRejected
-	default:
-		return ExitUsage // cobra's own errors: unknown flag, missing argument
-	}
-}
+// exitFor maps an error to its exit code; an error nobody classified is
+// one of cobra's own (unknown flag, missing argument): a usage error.
+func exitFor(err error) int { return cliexit.Code(err, ExitUsage) }
 
 // Main runs the command and returns the process exit code.
 func Main(ctx context.Context, args []string, env Env) int {

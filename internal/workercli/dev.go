@@ -10,16 +10,12 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
-	"github.com/vendorq/vendorq/internal/cliexit"
 	"github.com/vendorq/vendorq/internal/devdemo"
 	"github.com/vendorq/vendorq/internal/producer"
 	"github.com/vendorq/vendorq/internal/redisconn"
 	"github.com/vendorq/vendorq/internal/vendorsim"
-	"github.com/vendorq/vendorq/internal/worker"
 )
 
 // DevDashboard is where --dev serves the dashboard unless --dashboard says otherwise.
@@ -47,10 +43,6 @@ func runDev(ctx context.Context, f *Flags, env Env, log zerolog.Logger) error {
 	if f.Dashboard == "" {
 		f.Dashboard = DevDashboard
 	}
-	if err := checkDashboardFlags(f, env); err != nil {
-		return err
-	}
-
 	redisURL, redisNote, stopRedis, err := devRedis(f.Redis)
 	if err != nil {
 		return err
@@ -66,57 +58,24 @@ func runDev(ctx context.Context, f *Flags, env Env, log zerolog.Logger) error {
 	if err != nil {
 		return fail(ExitFail, "%v", err)
 	}
-	conn, err := redisconn.Parse(redisURL)
-	if err != nil {
-		return cliexit.Wrap(ExitUsage, err)
-	}
-	rdb := conn.NewClient()
-	defer rdb.Close()
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	err = rdb.Ping(pctx).Err()
-	cancel()
-	if err != nil {
-		return fail(ExitRedis, "redis %s unreachable: %v", redisconn.Redacted(redisURL), err)
-	}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	w, err := worker.New(cfg, conn, rdb, worker.Options{Log: log, Registerer: reg, ShutdownTimeout: devShutdownTimeout})
-	if err != nil {
-		return fail(ExitFail, "%v", err)
-	}
-	if err := w.Start(); err != nil {
-		return fail(ExitRedis, "%v", err)
-	}
-	stopDash, addr, err := startDashboard(ctx, conn, w, reg, f, env, log)
-	if err != nil {
-		w.Shutdown()
-		return err
-	}
-	stopAPI := func() {}
-	if f.API != "" {
-		if stopAPI, err = startAPI(ctx, cfg, conn, w, reg, f, env, log); err != nil {
-			stopDash()
-			w.Shutdown()
-			return err
-		}
-	}
-	client := asynq.NewClient(conn.Asynq)
-	defer client.Close()
-	printDevBanner(env.Stdout, addr, redisNote, simURL)
-
-	genDone := make(chan struct{})
-	go func() {
-		defer close(genDone)
-		_ = devdemo.Run(ctx, devdemo.Options{Producer: producer.New(cfg, client, rdb), Sim: sim, Log: log})
-	}()
-	<-ctx.Done()
-	log.Info().Msg("signal received: draining")
-	<-genDone
-	stopAPI()
-	stopDash()
-	w.Shutdown()
-	return nil
+	// The demo config runs through the same serve path as --config; the
+	// hook prints the links and keeps demo tasks flowing until the signal.
+	return serve(ctx, cfg, f, env, log, serveHooks{
+		shutdownTimeout: devShutdownTimeout,
+		started: func(ctx context.Context, s running) func() {
+			client := asynq.NewClient(s.conn.Asynq)
+			printDevBanner(env.Stdout, s.dashboardAddr, redisNote, simURL)
+			genDone := make(chan struct{})
+			go func() {
+				defer close(genDone)
+				_ = devdemo.Run(ctx, devdemo.Options{Producer: producer.New(cfg, client, s.rdb), Sim: sim, Log: log})
+			}()
+			return func() {
+				<-genDone
+				_ = client.Close()
+			}
+		},
+	})
 }
 
 // devRedis returns the Redis to use: --redis when given, else an embedded

@@ -123,8 +123,9 @@ func csrfSecret(f *Flags, env Env) (secret []byte, from string, err error) {
 	return []byte(s), from, nil
 }
 
-// startExtras starts the dashboard and API servers; the returned func stops them.
-func startExtras(ctx context.Context, cfg *config.Config, conn redisconn.Conn, w *worker.Worker, reg *prometheus.Registry, f *Flags, env Env, log zerolog.Logger) (func(), error) {
+// startExtras starts the dashboard and API servers; the returned func stops
+// them. dashAddr is the address the dashboard bound ("" without one).
+func startExtras(ctx context.Context, cfg *config.Config, conn redisconn.Conn, w *worker.Worker, reg *prometheus.Registry, f *Flags, env Env, log zerolog.Logger) (stop func(), dashAddr string, err error) {
 	var stops []func()
 	stopAll := func() {
 		for i := len(stops) - 1; i >= 0; i-- {
@@ -132,21 +133,21 @@ func startExtras(ctx context.Context, cfg *config.Config, conn redisconn.Conn, w
 		}
 	}
 	if f.Dashboard != "" {
-		stop, _, err := startDashboard(ctx, conn, w, reg, f, env, log)
+		stop, addr, err := startDashboard(ctx, conn, w, reg, f, env, log)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		stops = append(stops, stop)
+		stops, dashAddr = append(stops, stop), addr
 	}
 	if f.API != "" {
 		stop, err := startAPI(ctx, cfg, conn, w, reg, f, env, log)
 		if err != nil {
 			stopAll()
-			return nil, err
+			return nil, "", err
 		}
 		stops = append(stops, stop)
 	}
-	return stopAll, nil
+	return stopAll, dashAddr, nil
 }
 
 // startDashboard serves the dashboard on f.Dashboard and registers the

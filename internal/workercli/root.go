@@ -5,7 +5,6 @@ package workercli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
@@ -22,12 +22,12 @@ import (
 	"github.com/vendorq/vendorq/internal/worker"
 )
 
-// Exit codes.
+// Exit codes (owned by internal/cliexit).
 const (
-	ExitOK    = 0
-	ExitFail  = 1
-	ExitUsage = 2
-	ExitRedis = 3
+	ExitOK    = cliexit.OK
+	ExitFail  = cliexit.Failed
+	ExitUsage = cliexit.Usage
+	ExitRedis = cliexit.Redis
 )
 
 // Env is the process around the command.
@@ -113,19 +113,7 @@ Exit codes: 0 ok; 1 runtime failure; 2 usage or config error; 3 Redis unreachabl
 	return exitCode(err)
 }
 
-func exitCode(err error) int {
-	code, carried := cliexit.CodeOf(err)
-	switch {
-	case err == nil:
-		return ExitOK
-	case carried:
-		return code
-	case errors.Is(err, config.ErrConfig), errors.Is(err, redisconn.ErrBadURL):
-		return ExitUsage
-	default:
-		return ExitFail
-	}
-}
+func exitCode(err error) int { return cliexit.Code(err, ExitFail) }
 
 // NewLogger builds the zerolog logger: console on a terminal, JSON otherwise.
 func NewLogger(w io.Writer, format, level string, terminal bool) (zerolog.Logger, error) {
@@ -160,11 +148,27 @@ func run(ctx context.Context, f *Flags, env Env) error {
 	if err != nil {
 		return cliexit.Wrap(ExitUsage, err)
 	}
-	return serve(ctx, cfg, f, env, log)
+	return serve(ctx, cfg, f, env, log, serveHooks{})
+}
+
+// serveHooks are what `--dev` adds to the one serve path; the zero value
+// serves a config file.
+type serveHooks struct {
+	shutdownTimeout time.Duration // 0 = the worker's default
+	// started runs once the worker and its dashboard/API are up; the func
+	// it returns is awaited after the signal, before draining.
+	started func(ctx context.Context, s running) (wait func())
+}
+
+// running is what a started hook can use.
+type running struct {
+	conn          redisconn.Conn
+	rdb           redis.UniversalClient
+	dashboardAddr string // "" without --dashboard
 }
 
 // serve runs the worker (and dashboard/API when asked) until ctx ends.
-func serve(ctx context.Context, cfg *config.Config, f *Flags, env Env, log zerolog.Logger) error {
+func serve(ctx context.Context, cfg *config.Config, f *Flags, env Env, log zerolog.Logger, hooks serveHooks) error {
 	conn, err := redisconn.Parse(cfg.Redis.URL)
 	if err != nil {
 		return cliexit.Wrap(ExitUsage, err)
@@ -182,7 +186,7 @@ func serve(ctx context.Context, cfg *config.Config, f *Flags, env Env, log zerol
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	w, err := worker.New(cfg, conn, rdb, worker.Options{Log: log, Registerer: reg})
+	w, err := worker.New(cfg, conn, rdb, worker.Options{Log: log, Registerer: reg, ShutdownTimeout: hooks.shutdownTimeout})
 	if err != nil {
 		return cliexit.Wrap(ExitUsage, err)
 	}
@@ -190,13 +194,18 @@ func serve(ctx context.Context, cfg *config.Config, f *Flags, env Env, log zerol
 		return fail(ExitRedis, "%v", err)
 	}
 	log.Info().Str("redis", redisconn.Redacted(cfg.Redis.URL)).Strs("endpoints", w.Endpoints()).Msg("worker started")
-	stopExtras, err := startExtras(ctx, cfg, conn, w, reg, f, env, log)
+	stopExtras, dashAddr, err := startExtras(ctx, cfg, conn, w, reg, f, env, log)
 	if err != nil {
 		w.Shutdown()
 		return err
 	}
+	wait := func() {}
+	if hooks.started != nil {
+		wait = hooks.started(ctx, running{conn: conn, rdb: rdb, dashboardAddr: dashAddr})
+	}
 	<-ctx.Done()
 	log.Info().Msg("signal received: draining")
+	wait()
 	stopExtras()
 	w.Shutdown()
 	return nil
