@@ -21,6 +21,7 @@ import (
 	"github.com/vendorq/vendorq/handlers"
 	"github.com/vendorq/vendorq/internal/config"
 	"github.com/vendorq/vendorq/internal/dlq"
+	"github.com/vendorq/vendorq/internal/handlerdeps"
 	"github.com/vendorq/vendorq/internal/keys"
 	"github.com/vendorq/vendorq/internal/metrics"
 	"github.com/vendorq/vendorq/internal/ratelimit"
@@ -73,12 +74,20 @@ func New(cfg *config.Config, conn redisconn.Conn, rdb redis.UniversalClient, o O
 	}
 	for _, name := range cfg.EndpointNames() {
 		ep := cfg.Endpoints[name]
+		bucket := ratelimit.New(rdb, name, ep.Rate, ep.Burst, o.Tuning)
+		kind := vendorclient.KindRecord
+		if ep.IsSMS() {
+			kind = vendorclient.KindSMS
+		}
 		d := handlers.Deps{
-			Endpoint: ep, DLQ: w.DLQ, Redis: rdb, Metrics: w.Metrics,
+			Policy: handlers.Policy{
+				Endpoint: name, Vendor: ep.Vendor, Kind: kind, MaxRetry: ep.Retries(), QuotaPause: ep.QuotaPause,
+				Horizon: o.Horizon, ThrottleInitial: o.ThrottleInitial, ThrottleMax: o.ThrottleMax,
+				ValidateTable: func(table string) error { return tasks.ValidateTable(ep.Vendor, table) },
+			},
+			Limiter: handlerdeps.Limiter(bucket), DeadLetters: handlerdeps.DeadLetters(w.DLQ), Redis: rdb, Metrics: w.Metrics,
 			Log:          o.Log, // the handler adds the endpoint to every line
-			Bucket:       ratelimit.New(rdb, name, ep.Rate, ep.Burst, o.Tuning),
-			DedupeWindow: cfg.Dedupe.Window, Horizon: o.Horizon,
-			ThrottleInitial: o.ThrottleInitial, ThrottleMax: o.ThrottleMax,
+			DedupeWindow: cfg.Dedupe.Window,
 		}
 		if err := attachClient(&d, ep, rdb, o.HTTPClient); err != nil {
 			return nil, err
@@ -87,7 +96,7 @@ func New(cfg *config.Config, conn redisconn.Conn, rdb redis.UniversalClient, o O
 		if err != nil {
 			return nil, err
 		}
-		w.buckets[name] = d.Bucket
+		w.buckets[name] = bucket
 		w.Metrics.EffectiveRate.WithLabelValues(name).Set(ep.Rate)
 		w.Metrics.Paused.WithLabelValues(name).Set(0)
 		mux := asynq.NewServeMux()
