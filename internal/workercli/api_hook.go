@@ -28,7 +28,13 @@ func checkAPIFlags(f *Flags, env Env) error {
 		if f.APITokenFile != "" {
 			return fail(ExitUsage, "--api-token-file needs --api ADDR")
 		}
+		if f.APIMaxInFlight != 0 {
+			return fail(ExitUsage, "--api-max-in-flight needs --api ADDR")
+		}
 		return nil
+	}
+	if f.APIMaxInFlight < 0 {
+		return fail(ExitUsage, "--api-max-in-flight: %d is negative (0 means the default, %d)", f.APIMaxInFlight, api.DefaultMaxInFlight)
 	}
 	_, err := apiToken(f, env)
 	return err
@@ -69,7 +75,7 @@ func startAPI(ctx context.Context, cfg *config.Config, conn redisconn.Conn, w *w
 		_ = rdb.Close()
 	}
 	srv, err := api.New(api.Options{
-		Producer: producer.New(cfg, client, rdb), Token: tok, Ping: w.Ping,
+		Producer: producer.New(cfg, client, rdb), Token: tok, Ping: w.Ping, MaxInFlight: f.APIMaxInFlight,
 		Log: log.With().Str("component", "api").Logger(),
 	})
 	if err != nil {

@@ -52,6 +52,8 @@ func TestAPIRefusedWithoutToken(t *testing.T) {
 		{"short token file", []string{"--api", "127.0.0.1:0", "--api-token-file", short}, apiTestToken, "shorter than 16"},
 		{"missing token file", []string{"--api", "127.0.0.1:0", "--api-token-file", filepath.Join(t.TempDir(), "nope")}, "", "--api-token-file"},
 		{"token file without --api", []string{"--api-token-file", short}, "", "needs --api"},
+		{"in-flight bound without --api", []string{"--api-max-in-flight", "2"}, "", "--api-max-in-flight needs --api"},
+		{"negative in-flight bound", []string{"--api", "127.0.0.1:0", "--api-max-in-flight", "-1"}, apiTestToken, "is negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr itest.Buffer

@@ -57,7 +57,8 @@ type Flags struct {
 	CSRFSecretFile string // file holding the CSRF secret (else $VENDORQ_DASHBOARD_CSRF_SECRET)
 	API            string
 
-	APITokenFile string // file holding the API bearer token (else $VENDORQ_API_TOKEN)
+	APITokenFile   string // file holding the API bearer token (else $VENDORQ_API_TOKEN)
+	APIMaxInFlight int    // request bodies the API holds at once (0 = api.DefaultMaxInFlight)
 }
 
 // Main runs the worker until ctx is cancelled and returns the exit code.
@@ -102,6 +103,7 @@ Exit codes: 0 ok; 1 runtime failure; 2 usage or config error; 3 Redis unreachabl
 	fl.StringVar(&f.CSRFSecretFile, "dashboard-csrf-secret-file", "", "file holding the secret that signs the dashboard's CSRF tokens; give every worker behind one load balancer the same (default $VENDORQ_DASHBOARD_CSRF_SECRET, else random per process)")
 	fl.StringVar(&f.API, "api", "", "serve the HTTP enqueue API on ADDR (bearer token from $VENDORQ_API_TOKEN or --api-token-file)")
 	fl.StringVar(&f.APITokenFile, "api-token-file", "", "file holding the API's bearer token (default $VENDORQ_API_TOKEN)")
+	fl.IntVar(&f.APIMaxInFlight, "api-max-in-flight", 0, "maximal (16 MiB) request bodies the API holds at once; beyond, 503 + Retry-After (0 = default 4)")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fail(ExitUsage, "%v", err) })
 	cmd.SetArgs(args)
 	cmd.SetOut(env.Stdout)
