@@ -1,7 +1,6 @@
 package dashboards
 
 import (
-	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -187,29 +186,19 @@ func (v *dlqView) serveReplay(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var n int64
 	if id := r.PostForm.Get("id"); id != "" {
-		e, err := v.store.Get(ctx, ep, id)
-		if errors.Is(err, dlq.ErrNotFound) {
-			http.Error(w, "no such dead letter (already replayed or purged?)", http.StatusNotFound)
-			return
-		}
+		ok, err := v.store.ReplayOne(ctx, v.enq, ep, id)
 		if err != nil {
 			v.fail(w, err)
 			return
 		}
-		if err := v.store.Replay(ctx, v.enq, e); err != nil {
-			v.fail(w, err)
+		if !ok {
+			http.Error(w, "no such dead letter (already replayed or purged?)", http.StatusNotFound)
 			return
 		}
 		n = 1
 	} else {
-		err := v.store.Scan(ctx, ep, func(e dlq.Entry) error {
-			if err := v.store.Replay(ctx, v.enq, e); err != nil {
-				return err
-			}
-			n++
-			return nil
-		})
-		if err != nil {
+		var err error
+		if n, err = v.store.ReplayAll(ctx, v.enq, ep); err != nil {
 			v.log.Error().Str("endpoint", ep).Int64("replayed", n).Str("error", MaskPhones(err.Error())).Msg("dashboard: replay stopped")
 			v.fail(w, err)
 			return

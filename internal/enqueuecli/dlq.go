@@ -176,31 +176,22 @@ func dlqList(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
 }
 
 func dlqReplay(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
-	store, eps := d.store, d.eps
-	replayed := 0
+	ctx, store := cmd.Context(), d.store
+	var replayed int64
 	defer func() { fmt.Fprintf(cmd.OutOrStdout(), "replayed=%d\n", replayed) }()
-	for _, ep := range eps {
+	for _, ep := range d.eps {
 		if f.id != "" {
-			e, err := store.Get(cmd.Context(), ep, f.id)
-			if errors.Is(err, dlq.ErrNotFound) {
-				continue
-			}
+			ok, err := store.ReplayOne(ctx, d.session.client, ep, f.id)
 			if err != nil {
 				return fail(ExitRedis, "%v", err)
 			}
-			if err := store.Replay(cmd.Context(), d.session.client, e); err != nil {
-				return fail(ExitRedis, "%v", err)
+			if ok {
+				replayed++
 			}
-			replayed++
 			continue
 		}
-		err := store.Scan(cmd.Context(), ep, func(e dlq.Entry) error {
-			if err := store.Replay(cmd.Context(), d.session.client, e); err != nil {
-				return err
-			}
-			replayed++
-			return nil
-		})
+		n, err := store.ReplayAll(ctx, d.session.client, ep)
+		replayed += n
 		if err != nil {
 			return fail(ExitRedis, "%v", err)
 		}
