@@ -25,6 +25,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vendorq/vendorq/internal/clock"
 	"github.com/vendorq/vendorq/internal/keys"
 )
 
@@ -193,26 +194,12 @@ func (b *Bucket) Wait(ctx context.Context, horizon time.Duration) (Grant, error)
 	case 0:
 		return g, &WaitError{Reason: ErrTooLong, Delay: wait}
 	}
-	if err := sleep(ctx, wait); err != nil {
+	if err := clock.Sleep(ctx, wait); err != nil {
 		return g, err
 	}
 	extra, err := b.guard(ctx)
 	g.Waited = wait + extra
 	return g, err
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // guardScript is the last check before a call leaves, against the vendor's
@@ -283,7 +270,7 @@ func (b *Bucket) guard(ctx context.Context) (time.Duration, error) {
 			return waited, nil
 		}
 		d := time.Duration(us) * time.Microsecond
-		if err := sleep(ctx, d); err != nil {
+		if err := clock.Sleep(ctx, d); err != nil {
 			return waited, err
 		}
 		waited += d

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/vendorq/vendorq/internal/clock"
 )
 
 // Fault makes a target misbehave. Code is rendered in the vendor's own format:
@@ -70,7 +72,7 @@ func (s *Sim) begin(w http.ResponseWriter, r *http.Request, target string) (inj 
 	}
 	s.mu.Unlock()
 
-	sleepCtx(r.Context(), f.Latency)
+	_ = clock.Sleep(r.Context(), f.Latency) // a client that hangs up ends the wait
 	if f.Outage {
 		s.count(target, "outage", false, "")
 		if hj, isHJ := w.(http.Hijacker); isHJ {
