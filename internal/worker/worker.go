@@ -75,13 +75,9 @@ func New(cfg *config.Config, conn redisconn.Conn, rdb redis.UniversalClient, o O
 	for _, name := range cfg.EndpointNames() {
 		ep := cfg.Endpoints[name]
 		bucket := ratelimit.New(rdb, name, ep.Rate, ep.Burst, o.Tuning)
-		kind := vendorclient.KindRecord
-		if ep.IsSMS() {
-			kind = vendorclient.KindSMS
-		}
 		d := handlers.Deps{
 			Policy: handlers.Policy{
-				Endpoint: name, Vendor: ep.Vendor, Kind: kind, MaxRetry: ep.Retries(), QuotaPause: ep.QuotaPause,
+				Endpoint: name, Vendor: ep.Vendor, Kind: ep.Kind(), MaxRetry: ep.Retries(), QuotaPause: ep.QuotaPause,
 				Horizon: o.Horizon, ThrottleInitial: o.ThrottleInitial, ThrottleMax: o.ThrottleMax,
 				ValidateTable: func(table string) error { return tasks.ValidateTable(ep.Vendor, table) },
 			},
