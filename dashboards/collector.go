@@ -7,8 +7,6 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/vendorq/vendorq/internal/dlq"
 )
 
 // Names of the series the Collector reads from Redis at scrape time.
@@ -31,11 +29,11 @@ type QueueInspector interface {
 }
 
 // Collector reports, at every scrape, the dead-letter size of every endpoint
-// (dlq.Store.Count) and its queue size by state (asynq's Inspector). Both
+// (DeadLetterCounter.Count) and its queue size by state (asynq's Inspector). Both
 // live in Redis, so they are true for the whole fleet, not one process, and
 // are read when asked rather than counted by each worker.
 type Collector struct {
-	store     *dlq.Store
+	store     DeadLetterCounter
 	inspector QueueInspector
 	endpoints []string
 
@@ -46,7 +44,7 @@ type Collector struct {
 
 // NewCollector reports on endpoints (the configured ones; endpoints found
 // only in the dead-letter store are added at scrape time).
-func NewCollector(store *dlq.Store, inspector QueueInspector, endpoints []string) *Collector {
+func NewCollector(store DeadLetterCounter, inspector QueueInspector, endpoints []string) *Collector {
 	return &Collector{
 		store: store, inspector: inspector, endpoints: append([]string(nil), endpoints...),
 		deadLetters: prometheus.NewDesc(NameDeadLetterSize, "Tasks in the dead-letter queue (durable, fleet-wide).", []string{"endpoint"}, nil),

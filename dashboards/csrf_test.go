@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vendorq/vendorq/dashboards"
+	"github.com/vendorq/vendorq/internal/dashdeps"
 	"github.com/vendorq/vendorq/internal/itest"
 	"github.com/vendorq/vendorq/tasks"
 )
@@ -164,7 +165,7 @@ func TestCSRFTokensSurviveALoadBalancer(t *testing.T) {
 	if code, _ := do(t, req); code != http.StatusNoContent {
 		t.Errorf("asynqmon pause with a cookie of the twin process: %d, want 204", code)
 	}
-	if _, err := dashboards.New(dashboards.Options{RedisConnOpt: a.conn.Asynq, DLQ: a.store, Gatherer: a.reg, ReadOnly: true, CSRFSecret: []byte("short")}); err == nil {
+	if _, err := dashboards.New(dashboards.Options{RedisConnOpt: a.conn.Asynq, DeadLetters: dashdeps.DeadLetters(a.store, nil), Gatherer: a.reg, ReadOnly: true, CSRFSecret: []byte("short")}); err == nil {
 		t.Error("New accepted a 5-character CSRF secret")
 	}
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/vendorq/vendorq/internal/dlq"
 	"github.com/vendorq/vendorq/tasks"
 )
 
@@ -26,8 +25,7 @@ const (
 // dlqView is the server-rendered dead-letter page (/dlq) and its two
 // actions (POST /dlq/replay, POST /dlq/purge).
 type dlqView struct {
-	store     *dlq.Store
-	enq       dlq.Enqueuer
+	store     DeadLetters
 	endpoints []string
 	readOnly  bool
 	// tokens issue the token every action form carries (csrf.go checks
@@ -114,7 +112,7 @@ func (v *dlqView) serveList(w http.ResponseWriter, r *http.Request) {
 	render(w, v.tmpl, "dlq", page)
 }
 
-func (v *dlqView) row(e dlq.Entry) dlqRow {
+func (v *dlqView) row(e DeadLetter) dlqRow {
 	payload := MaskPhones(string(e.Payload))
 	if r := []rune(payload); len(r) > maxPayloadShown {
 		payload = string(r[:maxPayloadShown]) + "…"
@@ -186,7 +184,7 @@ func (v *dlqView) serveReplay(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var n int64
 	if id := r.PostForm.Get("id"); id != "" {
-		ok, err := v.store.ReplayOne(ctx, v.enq, ep, id)
+		ok, err := v.store.ReplayOne(ctx, ep, id)
 		if err != nil {
 			v.fail(w, err)
 			return
@@ -198,7 +196,7 @@ func (v *dlqView) serveReplay(w http.ResponseWriter, r *http.Request) {
 		n = 1
 	} else {
 		var err error
-		if n, err = v.store.ReplayAll(ctx, v.enq, ep); err != nil {
+		if n, err = v.store.ReplayAll(ctx, ep); err != nil {
 			v.log.Error().Str("endpoint", ep).Int64("replayed", n).Str("error", MaskPhones(err.Error())).Msg("dashboard: replay stopped")
 			v.fail(w, err)
 			return

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vendorq/vendorq/dashboards"
+	"github.com/vendorq/vendorq/internal/dashdeps"
 	"github.com/vendorq/vendorq/internal/dlq"
 	"github.com/vendorq/vendorq/internal/redisconn"
 	"github.com/vendorq/vendorq/internal/redistest"
@@ -55,7 +56,7 @@ func newFixture(t *testing.T, edit func(*dashboards.Options)) *fixture {
 	f.client = asynq.NewClient(conn.Asynq)
 	t.Cleanup(func() { _ = f.client.Close() })
 	o := dashboards.Options{
-		RedisConnOpt: conn.Asynq, DLQ: f.store, Enqueuer: f.client, Endpoints: []string{"forms", "sms"},
+		RedisConnOpt: conn.Asynq, DeadLetters: dashdeps.DeadLetters(f.store, f.client), Endpoints: []string{"forms", "sms"},
 		Gatherer: f.reg,
 		Health:   dashboards.Health{Ping: func(ctx context.Context) error { return f.rdb.Ping(ctx).Err() }, Running: func() bool { return true }},
 	}

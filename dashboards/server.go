@@ -28,8 +28,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
-
-	"github.com/vendorq/vendorq/internal/dlq"
 )
 
 // MonitoringPath is where asynqmon's UI is served.
@@ -45,11 +43,10 @@ type Options struct {
 	// RedisConnOpt is where asynq keeps its queues; asynqmon opens its own
 	// connections with it. Required.
 	RedisConnOpt asynq.RedisConnOpt
-	// DLQ is the dead-letter store. Required.
-	DLQ *dlq.Store
-	// Enqueuer puts replayed dead letters back (an *asynq.Client).
-	// Required unless ReadOnly.
-	Enqueuer dlq.Enqueuer
+	// DeadLetters is the dead-letter store (the worker passes
+	// internal/dashdeps.DeadLetters). Required; unless ReadOnly its
+	// replays must be able to enqueue.
+	DeadLetters DeadLetters
 	// Endpoints are the configured endpoint (and queue) names.
 	Endpoints []string
 	// Gatherer is what /metrics serves (the worker's registry). Required.
@@ -86,12 +83,10 @@ func New(o Options) (*Server, error) {
 	switch {
 	case o.RedisConnOpt == nil:
 		return nil, errors.New("dashboards: RedisConnOpt is required")
-	case o.DLQ == nil:
-		return nil, errors.New("dashboards: DLQ is required")
+	case o.DeadLetters == nil:
+		return nil, errors.New("dashboards: DeadLetters is required")
 	case o.Gatherer == nil:
 		return nil, errors.New("dashboards: Gatherer is required")
-	case o.Enqueuer == nil && !o.ReadOnly:
-		return nil, errors.New("dashboards: Enqueuer is required unless ReadOnly")
 	}
 	if err := o.Credentials.check(); err != nil {
 		return nil, err
@@ -112,7 +107,7 @@ func New(o Options) (*Server, error) {
 		ResultFormatter:  ResultFormatter,
 	})
 	view := &dlqView{
-		store: o.DLQ, enq: o.Enqueuer, endpoints: o.Endpoints, readOnly: o.ReadOnly,
+		store: o.DeadLetters, endpoints: o.Endpoints, readOnly: o.ReadOnly,
 		tokens: tokens, tmpl: pages, log: o.Log, now: time.Now,
 	}
 	mux := http.NewServeMux()

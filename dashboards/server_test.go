@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/vendorq/vendorq/dashboards"
+	"github.com/vendorq/vendorq/internal/dashdeps"
 	"github.com/vendorq/vendorq/internal/dlq"
 	"github.com/vendorq/vendorq/tasks"
 )
@@ -211,7 +212,8 @@ func TestDLQActionsRefuseCrossSiteAndMissingToken(t *testing.T) {
 }
 
 func TestReadOnlyRefusesChanges(t *testing.T) {
-	f := newFixture(t, func(o *dashboards.Options) { o.ReadOnly = true; o.Enqueuer = nil })
+	// The store keeps its enqueuer: the read-only switch alone must refuse.
+	f := newFixture(t, func(o *dashboards.Options) { o.ReadOnly = true })
 	ctx := ctxT(t)
 	addDead(t, f.store, "sms", 2)
 	_, body := f.get(t, "/dlq")
@@ -281,10 +283,10 @@ func TestAsynqmonServedWithPhonesMasked(t *testing.T) {
 
 func TestNewValidatesOptions(t *testing.T) {
 	f := newFixture(t, nil)
-	if _, err := dashboards.New(dashboards.Options{RedisConnOpt: f.conn.Asynq, DLQ: f.store, Gatherer: f.reg}); err == nil {
-		t.Error("New without an Enqueuer and not read-only: want an error")
+	if _, err := dashboards.New(dashboards.Options{RedisConnOpt: f.conn.Asynq, Gatherer: f.reg}); err == nil {
+		t.Error("New without DeadLetters: want an error")
 	}
-	if _, err := dashboards.New(dashboards.Options{DLQ: f.store, Gatherer: f.reg, ReadOnly: true}); err == nil {
+	if _, err := dashboards.New(dashboards.Options{DeadLetters: dashdeps.DeadLetters(f.store, nil), Gatherer: f.reg, ReadOnly: true}); err == nil {
 		t.Error("New without RedisConnOpt: want an error")
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vendorq/vendorq/dashboards"
 	"github.com/vendorq/vendorq/internal/config"
+	"github.com/vendorq/vendorq/internal/dashdeps"
 	"github.com/vendorq/vendorq/internal/dlq"
 	"github.com/vendorq/vendorq/internal/redisconn"
 	"github.com/vendorq/vendorq/internal/worker"
@@ -175,7 +176,7 @@ func startDashboard(ctx context.Context, conn redisconn.Conn, w *worker.Worker, 
 	var running atomic.Bool
 	running.Store(true)
 	srv, err := dashboards.New(dashboards.Options{
-		RedisConnOpt: conn.Asynq, DLQ: w.DLQ, Enqueuer: enq, Endpoints: w.Endpoints(), Gatherer: reg,
+		RedisConnOpt: conn.Asynq, DeadLetters: dashdeps.DeadLetters(w.DLQ, enq), Endpoints: w.Endpoints(), Gatherer: reg,
 		Health:      dashboards.Health{Ping: w.Ping, Running: running.Load},
 		Credentials: access.creds, ReadOnly: f.ReadOnly, Log: log,
 		Addr: f.Dashboard, AllowedHosts: access.allowedHosts, CSRFSecret: access.csrfSecret,
