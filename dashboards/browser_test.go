@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vendorq/vendorq/internal/cliexit"
 	"github.com/vendorq/vendorq/internal/itest"
 
 	"github.com/hibiken/asynq"
@@ -148,7 +149,7 @@ func (w *devWorker) stop(t *testing.T) {
 	select {
 	case code := <-w.exit:
 		w.exit <- code
-		if code != workercli.ExitOK {
+		if code != cliexit.OK {
 			t.Fatalf("worker exit %d after Ctrl-C:\n%s", code, w.stderr.String())
 		}
 	case <-time.After(60 * time.Second):

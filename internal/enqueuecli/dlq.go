@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vendorq/vendorq/internal/cliexit"
 	"github.com/vendorq/vendorq/internal/dlq"
 	"github.com/vendorq/vendorq/tasks"
 )
@@ -84,7 +85,7 @@ func (g *globals) dlqEndpoints(cmd *cobra.Command, s *session, f *dlqFlags) ([]s
 	}
 	more, err := dlq.New(s.rdb).Endpoints(cmd.Context())
 	if err != nil {
-		return nil, fail(ExitRedis, "%v", err)
+		return nil, fail(cliexit.Redis, "%v", err)
 	}
 	for _, n := range more {
 		if !known[n] {
@@ -101,7 +102,7 @@ func dlqCount(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
 	for _, ep := range eps {
 		n, err := store.Count(cmd.Context(), ep)
 		if err != nil {
-			return fail(ExitRedis, "%v", err)
+			return fail(cliexit.Redis, "%v", err)
 		}
 		total += n
 		switch {
@@ -149,7 +150,7 @@ func dlqList(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
 				continue
 			}
 			if err != nil {
-				return fail(ExitRedis, "%v", err)
+				return fail(cliexit.Redis, "%v", err)
 			}
 			if err := emit(e); err != nil {
 				return err
@@ -166,7 +167,7 @@ func dlqList(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
 			return emit(e)
 		})
 		if err != nil && !errors.Is(err, errStop) {
-			return fail(ExitRedis, "%v", err)
+			return fail(cliexit.Redis, "%v", err)
 		}
 	}
 	if !f.asJSON {
@@ -183,7 +184,7 @@ func dlqReplay(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
 		if f.id != "" {
 			ok, err := store.ReplayOne(ctx, d.session.client, ep, f.id)
 			if err != nil {
-				return fail(ExitRedis, "%v", err)
+				return fail(cliexit.Redis, "%v", err)
 			}
 			if ok {
 				replayed++
@@ -193,11 +194,11 @@ func dlqReplay(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
 		n, err := store.ReplayAll(ctx, d.session.client, ep)
 		replayed += n
 		if err != nil {
-			return fail(ExitRedis, "%v", err)
+			return fail(cliexit.Redis, "%v", err)
 		}
 	}
 	if f.id != "" && replayed == 0 {
-		return fail(ExitRejected, "no dead letter with id %q", f.id)
+		return fail(cliexit.Failed, "no dead letter with id %q", f.id)
 	}
 	return nil
 }
@@ -209,7 +210,7 @@ func dlqPurge(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
 		if f.id != "" {
 			ok, err := store.Remove(cmd.Context(), ep, f.id)
 			if err != nil {
-				return fail(ExitRedis, "%v", err)
+				return fail(cliexit.Redis, "%v", err)
 			}
 			if ok {
 				purged++
@@ -218,7 +219,7 @@ func dlqPurge(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
 		}
 		n, err := store.Purge(cmd.Context(), ep)
 		if err != nil {
-			return fail(ExitRedis, "%v", err)
+			return fail(cliexit.Redis, "%v", err)
 		}
 		purged += n
 	}

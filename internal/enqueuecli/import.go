@@ -14,11 +14,6 @@ import (
 	"github.com/vendorq/vendorq/vendorclient"
 )
 
-// ExitInterrupted ends an import stopped by Ctrl-C or SIGTERM: 128+SIGINT,
-// the shell's convention. It extends SPEC §3.3's 0/1/2/3, none of which
-// fits: the rows read were handled, the rest was not tried.
-const ExitInterrupted = 130
-
 func init() { extraCommands = append(extraCommands, newImportCmd) }
 
 type importFlags struct {
@@ -84,11 +79,11 @@ func (g *globals) runImport(cmd *cobra.Command, f *importFlags, path string) err
 	ctx := cmd.Context()
 	format, err := importer.FormatFor(f.format, path)
 	if err != nil {
-		return cliexit.Wrap(ExitUsage, err)
+		return cliexit.Wrap(cliexit.Usage, err)
 	}
 	in, size, closeIn, err := openInput(g.env, path)
 	if err != nil {
-		return fail(ExitUsage, "%v", err)
+		return fail(cliexit.Usage, "%v", err)
 	}
 	defer closeIn()
 	rejects := f.rejects
@@ -99,7 +94,7 @@ func (g *globals) runImport(cmd *cobra.Command, f *importFlags, path string) err
 		}
 	}
 	if sameFile(path, rejects) {
-		return fail(ExitUsage, "--rejects %s is the input file", rejects)
+		return fail(cliexit.Usage, "--rejects %s is the input file", rejects)
 	}
 	s, err := g.open(ctx)
 	if err != nil {
@@ -111,7 +106,7 @@ func (g *globals) runImport(cmd *cobra.Command, f *importFlags, path string) err
 		Format: format, Concurrency: f.concurrency,
 	}
 	if err := opts.Resolve(s.cfg); err != nil {
-		return cliexit.Wrap(ExitUsage, err)
+		return cliexit.Wrap(cliexit.Usage, err)
 	}
 	rf := &importer.RejectFile{Path: rejects}
 	opts.Rejects = rf
@@ -131,15 +126,15 @@ func (g *globals) runImport(cmd *cobra.Command, f *importFlags, path string) err
 func importExit(sum importer.Summary, err, cerr error, rejects string) error {
 	switch {
 	case errors.Is(err, producer.ErrRedis):
-		return fail(ExitRedis, "%v; rows before line %d are in: re-run the same command once Redis is back to finish (rows already in count as duplicates)", err, sum.ResumeLine)
+		return fail(cliexit.Redis, "%v; rows before line %d are in: re-run the same command once Redis is back to finish (rows already in count as duplicates)", err, sum.ResumeLine)
 	case errors.Is(err, importer.ErrInterrupted):
-		return fail(ExitInterrupted, "interrupted: rows before line %d are in; re-run the same command to finish (rows already in count as duplicates)", sum.ResumeLine)
+		return fail(cliexit.Interrupted, "interrupted: rows before line %d are in; re-run the same command to finish (rows already in count as duplicates)", sum.ResumeLine)
 	case err != nil:
-		return cliexit.Wrap(ExitUsage, err)
+		return cliexit.Wrap(cliexit.Usage, err)
 	case cerr != nil:
-		return cliexit.Wrap(ExitUsage, cerr)
+		return cliexit.Wrap(cliexit.Usage, cerr)
 	case sum.Rejected > 0:
-		return fail(ExitRejected, "%d rows rejected; see %s", sum.Rejected, rejects)
+		return fail(cliexit.Failed, "%d rows rejected; see %s", sum.Rejected, rejects)
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/vendorq/vendorq/internal/cliexit"
 	"github.com/vendorq/vendorq/internal/redistest"
 )
 
@@ -207,8 +208,8 @@ func TestImportCSVRejectsExactlyTheBadRowsAndRerunAddsNothing(t *testing.T) {
 	path := f.write("messages.csv", content)
 
 	r := f.run(ctx, nil, "import", "--endpoint", "sms", "--key-column", "id", path)
-	if r.code != ExitRejected {
-		t.Fatalf("exit %d, want %d (some rows rejected); stderr %s", r.code, ExitRejected, r.stderr)
+	if r.code != cliexit.Failed {
+		t.Fatalf("exit %d, want %d (some rows rejected); stderr %s", r.code, cliexit.Failed, r.stderr)
 	}
 	if enq, dup, rej := summary(t, r); enq != 993 || dup != 0 || rej != 7 {
 		t.Fatalf("summary %d/%d/%d, want enqueued=993 duplicates=0 rejected=7", enq, dup, rej)
@@ -226,8 +227,8 @@ func TestImportCSVRejectsExactlyTheBadRowsAndRerunAddsNothing(t *testing.T) {
 	}
 
 	again := f.run(ctx, nil, "import", "--endpoint", "sms", "--key-column", "id", path)
-	if again.code != ExitRejected {
-		t.Fatalf("re-run: exit %d, want %d; stderr %s", again.code, ExitRejected, again.stderr)
+	if again.code != cliexit.Failed {
+		t.Fatalf("re-run: exit %d, want %d; stderr %s", again.code, cliexit.Failed, again.stderr)
 	}
 	if enq, dup, rej := summary(t, again); enq != 0 || dup != 993 || rej != 7 {
 		t.Fatalf("re-run summary %d/%d/%d, want enqueued=0 duplicates=993 rejected=7", enq, dup, rej)
@@ -271,8 +272,8 @@ func TestImportJSONLFromStdin(t *testing.T) {
 	args := []string{"import", "--endpoint", "sms", "--format", "jsonl", "--key-column", "id", "--rejects", rejects, "-"}
 
 	r := f.run(ctx, strings.NewReader(content), args...)
-	if r.code != ExitRejected {
-		t.Fatalf("exit %d, want %d; stderr %s", r.code, ExitRejected, r.stderr)
+	if r.code != cliexit.Failed {
+		t.Fatalf("exit %d, want %d; stderr %s", r.code, cliexit.Failed, r.stderr)
 	}
 	if enq, dup, rej := summary(t, r); enq != 993 || dup != 0 || rej != 7 {
 		t.Fatalf("summary %d/%d/%d, want 993/0/7", enq, dup, rej)
@@ -287,7 +288,7 @@ func TestImportJSONLFromStdin(t *testing.T) {
 	}
 
 	// Without --format, stdin is a usage error that reads nothing.
-	if r := f.run(ctx, strings.NewReader(content), "import", "--endpoint", "sms", "-"); r.code != ExitUsage || !strings.Contains(r.stderr, "--format") {
+	if r := f.run(ctx, strings.NewReader(content), "import", "--endpoint", "sms", "-"); r.code != cliexit.Usage || !strings.Contains(r.stderr, "--format") {
 		t.Fatalf("stdin without --format: exit %d, stderr %q; want 2 naming --format", r.code, r.stderr)
 	}
 }
@@ -310,7 +311,7 @@ func TestImportDefaultKeyDedupesIdenticalRowsAndReruns(t *testing.T) {
 	stale := f.write("people.csv.rejects.jsonl", `{"line":1,"reason":"old run"}`+"\n")
 
 	r := f.run(ctx, nil, "import", "--endpoint", "forms", "--table", "app1/entry1", path)
-	if r.code != ExitOK {
+	if r.code != cliexit.OK {
 		t.Fatalf("exit %d, want 0; stderr %s", r.code, r.stderr)
 	}
 	if enq, dup, rej := summary(t, r); enq != 100 || dup != 1 || rej != 0 {
@@ -320,7 +321,7 @@ func TestImportDefaultKeyDedupesIdenticalRowsAndReruns(t *testing.T) {
 		t.Fatalf("a clean run left the stale rejects file (stat: %v)", err)
 	}
 	again := f.run(ctx, nil, "import", "--endpoint", "forms", "--table", "app1/entry1", path)
-	if enq, dup, rej := summary(t, again); again.code != ExitOK || enq != 0 || dup != 101 || rej != 0 {
+	if enq, dup, rej := summary(t, again); again.code != cliexit.OK || enq != 0 || dup != 101 || rej != 0 {
 		t.Fatalf("re-run: exit %d summary %d/%d/%d, want 0 and 0/101/0", again.code, enq, dup, rej)
 	}
 	if n := f.queueSize("forms"); n != 100 {
@@ -358,8 +359,8 @@ func TestImportInterruptedThenRerunEnqueuesEveryRowOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	r := f.run(ctx, &triggerReader{r: strings.NewReader(content), n: len(content) / 2, fire: cancel}, args...)
-	if r.code != ExitInterrupted {
-		t.Fatalf("exit %d, want %d (interrupted); stderr %s", r.code, ExitInterrupted, r.stderr)
+	if r.code != cliexit.Interrupted {
+		t.Fatalf("exit %d, want %d (interrupted); stderr %s", r.code, cliexit.Interrupted, r.stderr)
 	}
 	enq1, dup1, rej1 := summary(t, r)
 	if enq1 == 0 || enq1 >= rows || dup1 != 0 || rej1 != 0 {
@@ -374,7 +375,7 @@ func TestImportInterruptedThenRerunEnqueuesEveryRowOnce(t *testing.T) {
 
 	again := f.run(t.Context(), strings.NewReader(content), args...)
 	enq2, dup2, _ := summary(t, again)
-	if again.code != ExitOK || enq2 != rows-enq1 || dup2 != enq1 {
+	if again.code != cliexit.OK || enq2 != rows-enq1 || dup2 != enq1 {
 		t.Fatalf("re-run: exit %d, enqueued=%d duplicates=%d; want 0, %d and %d", again.code, enq2, dup2, rows-enq1, enq1)
 	}
 	if n := f.queueSize("forms"); n != rows {
@@ -389,8 +390,8 @@ func TestImportRedisDiesMidwayExit3ThenRerunFinishes(t *testing.T) {
 	args := []string{"import", "--endpoint", "forms", "--table", "app1/entry1", "--format", "csv", "--rejects", filepath.Join(f.dir, "r.jsonl"), "-"}
 
 	r := f.run(t.Context(), &triggerReader{r: strings.NewReader(content), n: len(content) / 2, fire: f.srv.Crash}, args...)
-	if r.code != ExitRedis {
-		t.Fatalf("exit %d, want %d (Redis failed mid-way); stderr %s", r.code, ExitRedis, r.stderr)
+	if r.code != cliexit.Redis {
+		t.Fatalf("exit %d, want %d (Redis failed mid-way); stderr %s", r.code, cliexit.Redis, r.stderr)
 	}
 	enq1, _, _ := summary(t, r)
 	if enq1 >= rows {
@@ -409,7 +410,7 @@ func TestImportRedisDiesMidwayExit3ThenRerunFinishes(t *testing.T) {
 	}
 	again := f.run(t.Context(), strings.NewReader(content), args...)
 	enq2, dup2, rej2 := summary(t, again)
-	if again.code != ExitOK || enq2+dup2 != rows || rej2 != 0 || dup2 < enq1 {
+	if again.code != cliexit.OK || enq2+dup2 != rows || rej2 != 0 || dup2 < enq1 {
 		t.Fatalf("re-run: exit %d, %d/%d/%d; want 0 with enqueued+duplicates=%d and duplicates >= %d", again.code, enq2, dup2, rej2, rows, enq1)
 	}
 	if n := f.queueSize("forms"); n != rows {
@@ -440,7 +441,7 @@ func TestImportUsageErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := f.run(ctx, nil, append([]string{"import"}, tc.args...)...)
-			if r.code != ExitUsage || !strings.Contains(strings.ToLower(r.stderr), strings.ToLower(tc.want)) {
+			if r.code != cliexit.Usage || !strings.Contains(strings.ToLower(r.stderr), strings.ToLower(tc.want)) {
 				t.Fatalf("exit %d stderr %q; want exit 2 mentioning %q", r.code, r.stderr, tc.want)
 			}
 		})
@@ -455,7 +456,7 @@ func TestImportRedisUnreachableIsExit3(t *testing.T) {
 	path := f.write("a.csv", "name\nx\n")
 	f.srv.Crash()
 	r := f.run(t.Context(), nil, "import", "--endpoint", "forms", "--table", "a/b", path)
-	if r.code != ExitRedis {
+	if r.code != cliexit.Redis {
 		t.Fatalf("exit %d, want 3; stderr %q", r.code, r.stderr)
 	}
 }
@@ -468,7 +469,7 @@ func TestImportProgressBarOnlyOnATerminal(t *testing.T) {
 		code := Main(t.Context(), []string{"--config", f.config, "--redis", f.srv.URL(f.db),
 			"import", "--endpoint", "forms", "--table", "a/b", path},
 			Env{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }, IsTerminal: func(io.Writer) bool { return term }})
-		if code != ExitOK {
+		if code != cliexit.OK {
 			t.Fatalf("terminal=%v: exit %d, stderr %q", term, code, errb.String())
 		}
 		if got := strings.Contains(errb.String(), "rows/s"); got != term {
@@ -485,7 +486,7 @@ func TestImportHelp(t *testing.T) {
 			t.Errorf("import --help does not mention %q", want)
 		}
 	}
-	if code != ExitOK {
+	if code != cliexit.OK {
 		t.Fatalf("exit %d", code)
 	}
 }

@@ -21,14 +21,6 @@ import (
 	"github.com/vendorq/vendorq/internal/redisconn"
 )
 
-// Exit codes (owned by internal/cliexit; README "Producing tasks").
-const (
-	ExitOK       = cliexit.OK
-	ExitRejected = cliexit.Failed
-	ExitUsage    = cliexit.Usage
-	ExitRedis    = cliexit.Redis
-)
-
 // Env is the process around the command.
 type Env struct {
 	Stdin      io.Reader
@@ -43,7 +35,7 @@ var fail = cliexit.New
 
 // exitFor maps an error to its exit code; an error nobody classified is
 // one of cobra's own (unknown flag, missing argument): a usage error.
-func exitFor(err error) int { return cliexit.Code(err, ExitUsage) }
+func exitFor(err error) int { return cliexit.Code(err, cliexit.Usage) }
 
 // Main runs the command and returns the process exit code.
 func Main(ctx context.Context, args []string, env Env) int {
@@ -92,7 +84,7 @@ Exit codes: 0 ok; 1 some rows/tasks rejected; 2 usage or config error;
 	}
 	root.PersistentFlags().StringVar(&g.config, "config", "", "config file (default $VENDORQ_CONFIG, then ./vendorq.yaml)")
 	root.PersistentFlags().StringVar(&g.redisURL, "redis", "", "Redis URL; overrides $REDIS_URL and the config's redis.url")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fail(ExitUsage, "%v", err) })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fail(cliexit.Usage, "%v", err) })
 	root.AddCommand(newRecordCmd(g), newSMSCmd(g), newDLQCmd(g))
 	for _, extra := range extraCommands {
 		root.AddCommand(extra(g))
@@ -120,18 +112,18 @@ func (s *session) Close() {
 func (g *globals) open(ctx context.Context) (*session, error) {
 	cfg, err := config.Load(config.Options{Path: g.config, RedisURL: g.redisURL, Getenv: g.env.Getenv})
 	if err != nil {
-		return nil, cliexit.Wrap(ExitUsage, err)
+		return nil, cliexit.Wrap(cliexit.Usage, err)
 	}
 	conn, err := redisconn.Parse(cfg.Redis.URL)
 	if err != nil {
-		return nil, cliexit.Wrap(ExitUsage, err)
+		return nil, cliexit.Wrap(cliexit.Usage, err)
 	}
 	rdb := conn.NewClient()
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := rdb.Ping(pctx).Err(); err != nil {
 		_ = rdb.Close()
-		return nil, fail(ExitRedis, "redis %s unreachable: %v", redisconn.Redacted(cfg.Redis.URL), err)
+		return nil, fail(cliexit.Redis, "redis %s unreachable: %v", redisconn.Redacted(cfg.Redis.URL), err)
 	}
 	client := asynq.NewClientFromRedisClient(rdb)
 	return &session{cfg: cfg, client: client, rdb: rdb, producer: producer.New(cfg, client, rdb)}, nil

@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vendorq/vendorq/internal/cliexit"
 	"github.com/vendorq/vendorq/internal/dlq"
 	"github.com/vendorq/vendorq/internal/itest"
 	"github.com/vendorq/vendorq/internal/keys"
@@ -91,16 +92,16 @@ func TestExitCodes(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{"missing flag", []string{"record", "--config", r.cfg, "--endpoint", "forms"}, ExitUsage, "required flag"},
-		{"unknown flag", []string{"record", "--nope"}, ExitUsage, "unknown flag"},
-		{"bad config", []string{"record", "--config", "/nonexistent.yaml", "--endpoint", "f", "--table", "t", "--data", "{}"}, ExitUsage, "nonexistent"},
-		{"unknown endpoint", []string{"record", "--config", r.cfg, "--endpoint", "nope", "--table", "a/b", "--data", "{}"}, ExitRejected, "unknown endpoint"},
-		{"bad table", []string{"record", "--config", r.cfg, "--endpoint", "forms", "--table", "nope", "--data", "{}"}, ExitRejected, "table"},
-		{"bad data", []string{"record", "--config", r.cfg, "--endpoint", "forms", "--table", "a/b", "--data", "[1]"}, ExitRejected, "data"},
-		{"sms to record endpoint", []string{"sms", "--config", r.cfg, "--endpoint", "forms", "--phones", "13800000000", "--content", "x", "--sign", "s"}, ExitRejected, "endpoint"},
-		{"bad phone", []string{"sms", "--config", r.cfg, "--endpoint", "sms", "--phones", "123", "--content", "x", "--sign", "s"}, ExitRejected, "phones[0]"},
-		{"redis down", []string{"record", "--config", r.cfg, "--redis", "redis://127.0.0.1:1/0", "--endpoint", "forms", "--table", "a/b", "--data", "{}"}, ExitRedis, "unreachable"},
-		{"bad redis url", []string{"record", "--config", r.cfg, "--redis", "http://x", "--endpoint", "forms", "--table", "a/b", "--data", "{}"}, ExitUsage, "scheme"},
+		{"missing flag", []string{"record", "--config", r.cfg, "--endpoint", "forms"}, cliexit.Usage, "required flag"},
+		{"unknown flag", []string{"record", "--nope"}, cliexit.Usage, "unknown flag"},
+		{"bad config", []string{"record", "--config", "/nonexistent.yaml", "--endpoint", "f", "--table", "t", "--data", "{}"}, cliexit.Usage, "nonexistent"},
+		{"unknown endpoint", []string{"record", "--config", r.cfg, "--endpoint", "nope", "--table", "a/b", "--data", "{}"}, cliexit.Failed, "unknown endpoint"},
+		{"bad table", []string{"record", "--config", r.cfg, "--endpoint", "forms", "--table", "nope", "--data", "{}"}, cliexit.Failed, "table"},
+		{"bad data", []string{"record", "--config", r.cfg, "--endpoint", "forms", "--table", "a/b", "--data", "[1]"}, cliexit.Failed, "data"},
+		{"sms to record endpoint", []string{"sms", "--config", r.cfg, "--endpoint", "forms", "--phones", "13800000000", "--content", "x", "--sign", "s"}, cliexit.Failed, "endpoint"},
+		{"bad phone", []string{"sms", "--config", r.cfg, "--endpoint", "sms", "--phones", "123", "--content", "x", "--sign", "s"}, cliexit.Failed, "phones[0]"},
+		{"redis down", []string{"record", "--config", r.cfg, "--redis", "redis://127.0.0.1:1/0", "--endpoint", "forms", "--table", "a/b", "--data", "{}"}, cliexit.Redis, "unreachable"},
+		{"bad redis url", []string{"record", "--config", r.cfg, "--redis", "http://x", "--endpoint", "forms", "--table", "a/b", "--data", "{}"}, cliexit.Usage, "scheme"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -161,7 +162,7 @@ func TestDLQCommands(t *testing.T) {
 	if code, out, _ := cli(t, "dlq", "replay", "--config", r.cfg, "--id", "d1"); code != 0 || out != "replayed=1\n" {
 		t.Fatalf("replay one: %d %q", code, out)
 	}
-	if code, _, errs := cli(t, "dlq", "replay", "--config", r.cfg, "--id", "missing"); code != ExitRejected || !strings.Contains(errs, "missing") {
+	if code, _, errs := cli(t, "dlq", "replay", "--config", r.cfg, "--id", "missing"); code != cliexit.Failed || !strings.Contains(errs, "missing") {
 		t.Fatalf("replay missing: %d %q", code, errs)
 	}
 	if qi, _ := r.in.GetQueueInfo("forms"); qi.Pending != 1 {

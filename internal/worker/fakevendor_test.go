@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vendorq/vendorq/internal/cliexit"
 	"github.com/vendorq/vendorq/internal/config"
 	"github.com/vendorq/vendorq/internal/enqueuecli"
 	"github.com/vendorq/vendorq/internal/itest"
@@ -137,15 +138,15 @@ func TestFakeFifthVendorDoneAndDeadLettered(t *testing.T) {
 			"--endpoint", "fake", "--table", table, "--data", data, "--key", key}, enqueuecli.Env{Stdout: &out, Stderr: &errb, Getenv: getenv})
 		return code, strings.TrimSpace(out.String()), errb.String()
 	}
-	if code, _, errs := enqueue("nobucket", `{}`, "k0"); code != enqueuecli.ExitRejected || !strings.Contains(errs, "fakevendor wants bucket-NAME") {
+	if code, _, errs := enqueue("nobucket", `{}`, "k0"); code != cliexit.Failed || !strings.Contains(errs, "fakevendor wants bucket-NAME") {
 		t.Fatalf("bad table: exit %d, stderr %q", code, errs)
 	}
 	code, okID, errs := enqueue("bucket-ok", `{"n":1}`, "ok-1")
-	if code != enqueuecli.ExitOK || okID == "" {
+	if code != cliexit.OK || okID == "" {
 		t.Fatalf("enqueue ok: exit %d, stderr %q", code, errs)
 	}
 	code, badID, errs := enqueue("bucket-bad", `{"fail":true}`, "bad-1")
-	if code != enqueuecli.ExitOK || badID == "" {
+	if code != cliexit.OK || badID == "" {
 		t.Fatalf("enqueue bad: exit %d, stderr %q", code, errs)
 	}
 

@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vendorq/vendorq/internal/api"
+	"github.com/vendorq/vendorq/internal/cliexit"
 	"github.com/vendorq/vendorq/internal/config"
 	"github.com/vendorq/vendorq/internal/producer"
 	"github.com/vendorq/vendorq/internal/redisconn"
@@ -26,15 +27,15 @@ const EnvAPIToken = "VENDORQ_API_TOKEN"
 func checkAPIFlags(f *Flags, env Env) error {
 	if f.API == "" {
 		if f.APITokenFile != "" {
-			return fail(ExitUsage, "--api-token-file needs --api ADDR")
+			return fail(cliexit.Usage, "--api-token-file needs --api ADDR")
 		}
 		if f.APIMaxInFlight != 0 {
-			return fail(ExitUsage, "--api-max-in-flight needs --api ADDR")
+			return fail(cliexit.Usage, "--api-max-in-flight needs --api ADDR")
 		}
 		return nil
 	}
 	if f.APIMaxInFlight < 0 {
-		return fail(ExitUsage, "--api-max-in-flight: %d is negative (0 means the default, %d)", f.APIMaxInFlight, api.DefaultMaxInFlight)
+		return fail(cliexit.Usage, "--api-max-in-flight: %d is negative (0 means the default, %d)", f.APIMaxInFlight, api.DefaultMaxInFlight)
 	}
 	_, err := apiToken(f, env)
 	return err
@@ -47,15 +48,15 @@ func apiToken(f *Flags, env Env) (string, error) {
 	if f.APITokenFile != "" {
 		b, err := os.ReadFile(f.APITokenFile)
 		if err != nil {
-			return "", fail(ExitUsage, "--api-token-file: %v", err)
+			return "", fail(cliexit.Usage, "--api-token-file: %v", err)
 		}
 		tok, from = strings.TrimSpace(string(b)), "--api-token-file "+f.APITokenFile
 	}
 	if tok == "" {
-		return "", fail(ExitUsage, "--api needs a bearer token: set $%s or --api-token-file FILE (at least %d characters)", EnvAPIToken, api.MinTokenLen)
+		return "", fail(cliexit.Usage, "--api needs a bearer token: set $%s or --api-token-file FILE (at least %d characters)", EnvAPIToken, api.MinTokenLen)
 	}
 	if len(strings.TrimSpace(tok)) < api.MinTokenLen {
-		return "", fail(ExitUsage, "--api: the token from %s is shorter than %d characters", from, api.MinTokenLen)
+		return "", fail(cliexit.Usage, "--api: the token from %s is shorter than %d characters", from, api.MinTokenLen)
 	}
 	return strings.TrimSpace(tok), nil
 }
@@ -80,12 +81,12 @@ func startAPI(ctx context.Context, cfg *config.Config, conn redisconn.Conn, w *w
 	})
 	if err != nil {
 		closeAll()
-		return nil, fail(ExitUsage, "--api: %v", err)
+		return nil, fail(cliexit.Usage, "--api: %v", err)
 	}
 	addr, stop, err := api.Listen(ctx, srv, f.API)
 	if err != nil {
 		closeAll()
-		return nil, fail(ExitUsage, "--api %s: %v", f.API, err)
+		return nil, fail(cliexit.Usage, "--api %s: %v", f.API, err)
 	}
 	log.Info().Str("url", "http://"+addr+"/v1/tasks/record").Str("openapi", "http://"+addr+"/openapi.json").Msg("HTTP enqueue API ready (bearer token required)")
 	return func() {

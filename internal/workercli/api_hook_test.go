@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vendorq/vendorq/internal/cliexit"
 	"github.com/vendorq/vendorq/internal/itest"
 
 	"github.com/hibiken/asynq"
@@ -66,7 +67,7 @@ func TestAPIRefusedWithoutToken(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			code := Main(ctx, append([]string{"--config", cfg}, tc.args...), env)
-			if code != ExitUsage || !strings.Contains(stderr.String(), tc.want) {
+			if code != cliexit.Usage || !strings.Contains(stderr.String(), tc.want) {
 				t.Fatalf("exit %d, stderr %q; want exit 2 mentioning %q", code, stderr.String(), tc.want)
 			}
 			if tc.token != "" && len(tc.token) > 3 && strings.Contains(stderr.String(), tc.token) {
@@ -141,7 +142,7 @@ func TestWorkerServesAPI(t *testing.T) {
 	cancel()
 	select {
 	case code := <-exit:
-		if code != ExitOK {
+		if code != cliexit.OK {
 			t.Fatalf("exit %d: %s", code, stderr.String())
 		}
 	case <-time.After(60 * time.Second):

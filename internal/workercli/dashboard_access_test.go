@@ -14,6 +14,7 @@ import (
 
 	"github.com/vendorq/vendorq/dashboards"
 	"github.com/vendorq/vendorq/internal/api"
+	"github.com/vendorq/vendorq/internal/cliexit"
 	"github.com/vendorq/vendorq/internal/workercli"
 )
 
@@ -56,7 +57,7 @@ func TestDashboardAccessSettingsRefused(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			code, stderr := runMain(t, func(k string) string { return c.env[k] }, c.args...)
-			if code != workercli.ExitUsage {
+			if code != cliexit.Usage {
 				t.Fatalf("exit %d, want 2; stderr %q", code, stderr)
 			}
 			for _, w := range c.want {

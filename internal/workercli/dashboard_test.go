@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vendorq/vendorq/internal/cliexit"
 	"github.com/vendorq/vendorq/internal/dlq"
 	"github.com/vendorq/vendorq/internal/redisconn"
 	"github.com/vendorq/vendorq/internal/redistest"
@@ -70,7 +71,7 @@ func TestDashboardBeyondLoopbackWithoutCredentialsExits2(t *testing.T) {
 		{"--dev", "--dashboard", "0.0.0.0:8080"},
 	} {
 		code, stderr := runMain(t, nil, args...)
-		if code != workercli.ExitUsage {
+		if code != cliexit.Usage {
 			t.Errorf("worker %v: exit %d, want 2; stderr %q", args, code, stderr)
 		}
 		for _, want := range []string{"--dashboard-basic-auth", "--dashboard-token", "127.0.0.1", args[len(args)-1]} {
@@ -84,7 +85,7 @@ func TestDashboardBeyondLoopbackWithoutCredentialsExits2(t *testing.T) {
 func TestDashboardBadCredentialsExit2WithoutEchoingThem(t *testing.T) {
 	cfg := writeConfig(t, "redis://127.0.0.1:1/0", "http://127.0.0.1:1")
 	code, stderr := runMain(t, nil, "--config", cfg, "--dashboard", "127.0.0.1:0", "--dashboard-basic-auth", "nocolon-s3cret")
-	if code != workercli.ExitUsage || !strings.Contains(stderr, "--dashboard-basic-auth") || strings.Contains(stderr, "s3cret") {
+	if code != cliexit.Usage || !strings.Contains(stderr, "--dashboard-basic-auth") || strings.Contains(stderr, "s3cret") {
 		t.Errorf("bad --dashboard-basic-auth: exit %d, stderr %q", code, stderr)
 	}
 	env := func(k string) string {
@@ -94,11 +95,11 @@ func TestDashboardBadCredentialsExit2WithoutEchoingThem(t *testing.T) {
 		return ""
 	}
 	code, stderr = runMain(t, env, "--config", cfg, "--dashboard", "0.0.0.0:0")
-	if code != workercli.ExitUsage || !strings.Contains(stderr, workercli.EnvDashboardBasicAuth) || strings.Contains(stderr, "s3cret") {
+	if code != cliexit.Usage || !strings.Contains(stderr, workercli.EnvDashboardBasicAuth) || strings.Contains(stderr, "s3cret") {
 		t.Errorf("bad $%s: exit %d, stderr %q", workercli.EnvDashboardBasicAuth, code, stderr)
 	}
 	code, stderr = runMain(t, nil, "--dev", "--config", cfg)
-	if code != workercli.ExitUsage || !strings.Contains(stderr, "--config") {
+	if code != cliexit.Usage || !strings.Contains(stderr, "--config") {
 		t.Errorf("--dev --config: exit %d, stderr %q", code, stderr)
 	}
 }
@@ -136,7 +137,7 @@ func TestWorkerServesDashboardWithCredentials(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	if code := r.stop(t); code != workercli.ExitOK {
+	if code := r.stop(t); code != cliexit.OK {
 		t.Fatalf("exit %d after Ctrl-C; stderr:\n%s", code, r.stderr.String())
 	}
 	if strings.Contains(r.stderr.String(), "pw-s3cret") {
@@ -191,7 +192,7 @@ func TestReadOnlyDashboardRefusesPurge(t *testing.T) {
 	if n, _ := store.Count(ctx, "sms"); n != 1 {
 		t.Errorf("read-only dashboard purged: %d entries left, want 1", n)
 	}
-	if code := r.stop(t); code != workercli.ExitOK {
+	if code := r.stop(t); code != cliexit.OK {
 		t.Fatalf("exit %d; stderr:\n%s", code, r.stderr.String())
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
 
+	"github.com/vendorq/vendorq/internal/cliexit"
 	"github.com/vendorq/vendorq/internal/devdemo"
 	"github.com/vendorq/vendorq/internal/producer"
 	"github.com/vendorq/vendorq/internal/redisconn"
@@ -38,7 +39,7 @@ func runDev(ctx context.Context, f *Flags, env Env, log zerolog.Logger) error {
 		log = l
 	}
 	if f.Config != "" {
-		return fail(ExitUsage, "--dev runs its own demo config against the built-in simulator; drop --config (or drop --dev to serve your config)")
+		return fail(cliexit.Usage, "--dev runs its own demo config against the built-in simulator; drop --config (or drop --dev to serve your config)")
 	}
 	if f.Dashboard == "" {
 		f.Dashboard = DevDashboard
@@ -51,12 +52,12 @@ func runDev(ctx context.Context, f *Flags, env Env, log zerolog.Logger) error {
 	sim := vendorsim.New(devdemo.SimConfig())
 	simURL, stopSim, err := serveLoopback(ctx, sim)
 	if err != nil {
-		return fail(ExitFail, "vendor simulator: %v", err)
+		return fail(cliexit.Failed, "vendor simulator: %v", err)
 	}
 	defer stopSim()
 	cfg, err := devdemo.Config(simURL, redisURL)
 	if err != nil {
-		return fail(ExitFail, "%v", err)
+		return fail(cliexit.Failed, "%v", err)
 	}
 	// The demo config runs through the same serve path as --config; the
 	// hook prints the links and keeps demo tasks flowing until the signal.
@@ -89,7 +90,7 @@ func devRedis(flag string) (url, note string, stop func(), err error) {
 	// markers and asynq's heartbeats expire on their own.
 	m.ClockTTL(true)
 	if err := m.StartAddr("127.0.0.1:0"); err != nil {
-		return "", "", nil, fail(ExitFail, "embedded Redis: %v", err)
+		return "", "", nil, fail(cliexit.Failed, "embedded Redis: %v", err)
 	}
 	return "redis://" + m.Addr() + "/0", "embedded (miniredis) at " + m.Addr() + ", in memory, gone on exit; use --redis URL to keep it", m.Close, nil
 }

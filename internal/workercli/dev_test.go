@@ -13,8 +13,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/vendorq/vendorq/internal/cliexit"
 	"github.com/vendorq/vendorq/internal/devdemo"
-	"github.com/vendorq/vendorq/internal/workercli"
 )
 
 // scrape parses /metrics; nil when it cannot be read.
@@ -165,7 +165,7 @@ func TestDevDemoFeedsMetricsAndDashboard(t *testing.T) {
 	if regexp.MustCompile(`\b1[3-9][0-9]{9}\b`).MatchString(logs) {
 		t.Error("an unmasked phone number appears in the logs")
 	}
-	if code := r.stop(t); code != workercli.ExitOK {
+	if code := r.stop(t); code != cliexit.OK {
 		t.Fatalf("exit %d after Ctrl-C; stderr tail:\n%s", code, tail(r.stderr.String(), 2000))
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/vendorq/vendorq/internal/cliexit"
 	"github.com/vendorq/vendorq/internal/itest"
 	"github.com/vendorq/vendorq/internal/redistest"
 	"github.com/vendorq/vendorq/internal/vendorsim"
@@ -24,11 +25,11 @@ func TestConfigAndRedisErrorsExit(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{[]string{"--config", dir + "/missing.yaml"}, ExitUsage, "missing.yaml"},
-		{[]string{"--config", cfg}, ExitRedis, "unreachable"},
-		{[]string{"--config", cfg, "--redis", "nope://x"}, ExitUsage, "scheme"},
-		{[]string{"--bogus"}, ExitUsage, "unknown flag"},
-		{[]string{"--config", cfg, "--log-level", "loud"}, ExitUsage, "--log-level"},
+		{[]string{"--config", dir + "/missing.yaml"}, cliexit.Usage, "missing.yaml"},
+		{[]string{"--config", cfg}, cliexit.Redis, "unreachable"},
+		{[]string{"--config", cfg, "--redis", "nope://x"}, cliexit.Usage, "scheme"},
+		{[]string{"--bogus"}, cliexit.Usage, "unknown flag"},
+		{[]string{"--config", cfg, "--log-level", "loud"}, cliexit.Usage, "--log-level"},
 	}
 	for _, c := range cases {
 		var out, errb itest.Buffer

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vendorq/vendorq/dashboards"
+	"github.com/vendorq/vendorq/internal/cliexit"
 	"github.com/vendorq/vendorq/internal/config"
 	"github.com/vendorq/vendorq/internal/dashdeps"
 	"github.com/vendorq/vendorq/internal/dlq"
@@ -73,28 +74,28 @@ func dashboardSettings(f *Flags, env Env) (dashboardAccess, error) {
 	if f.Dashboard == "" {
 		switch {
 		case f.AllowedHosts != "":
-			return a, fail(ExitUsage, "%s needs --dashboard ADDR", dashboards.FlagAllowedHosts)
+			return a, fail(cliexit.Usage, "%s needs --dashboard ADDR", dashboards.FlagAllowedHosts)
 		case f.CSRFSecretFile != "":
-			return a, fail(ExitUsage, "--dashboard-csrf-secret-file needs --dashboard ADDR")
+			return a, fail(cliexit.Usage, "--dashboard-csrf-secret-file needs --dashboard ADDR")
 		}
 		return a, nil
 	}
 	basic, basicNote := fromFlagOrEnv(f.BasicAuth, env, EnvDashboardBasicAuth)
 	if _, err := dashboards.ParseCredentials(basic, ""); err != nil {
-		return a, fail(ExitUsage, "%v%s", err, basicNote)
+		return a, fail(cliexit.Usage, "%v%s", err, basicNote)
 	}
 	token, tokenNote := fromFlagOrEnv(f.BearerToken, env, EnvDashboardToken)
 	if _, err := dashboards.ParseCredentials("", token); err != nil {
-		return a, fail(ExitUsage, "%v%s", err, tokenNote)
+		return a, fail(cliexit.Usage, "%v%s", err, tokenNote)
 	}
 	a.creds, _ = dashboards.ParseCredentials(basic, token)
 	if err := dashboards.CheckBind(f.Dashboard, a.creds); err != nil {
-		return a, fail(ExitUsage, "%v", err)
+		return a, fail(cliexit.Usage, "%v", err)
 	}
 	hosts, hostsNote := fromFlagOrEnv(f.AllowedHosts, env, EnvDashboardAllowedHosts)
 	var err error
 	if a.allowedHosts, err = dashboards.ParseAllowedHosts(hosts); err != nil {
-		return a, fail(ExitUsage, "%v%s", err, hostsNote)
+		return a, fail(cliexit.Usage, "%v%s", err, hostsNote)
 	}
 	a.csrfSecret, a.csrfFrom, err = csrfSecret(f, env)
 	return a, err
@@ -110,7 +111,7 @@ func csrfSecret(f *Flags, env Env) (secret []byte, from string, err error) {
 	if f.CSRFSecretFile != "" {
 		b, err := os.ReadFile(f.CSRFSecretFile)
 		if err != nil {
-			return nil, "", fail(ExitUsage, "--dashboard-csrf-secret-file: %v", err)
+			return nil, "", fail(cliexit.Usage, "--dashboard-csrf-secret-file: %v", err)
 		}
 		s, from = string(b), "--dashboard-csrf-secret-file "+f.CSRFSecretFile
 	}
@@ -119,7 +120,7 @@ func csrfSecret(f *Flags, env Env) (secret []byte, from string, err error) {
 		return nil, "random per process", nil
 	}
 	if err := dashboards.CheckCSRFSecret([]byte(s)); err != nil {
-		return nil, "", fail(ExitUsage, "%s: %v", from, err)
+		return nil, "", fail(cliexit.Usage, "%s: %v", from, err)
 	}
 	return []byte(s), from, nil
 }
@@ -163,7 +164,7 @@ func startDashboard(ctx context.Context, conn redisconn.Conn, w *worker.Worker, 
 	collector := dashboards.NewCollector(w.DLQ, inspector, w.Endpoints())
 	if err := reg.Register(collector); err != nil {
 		_ = inspector.Close()
-		return nil, "", fail(ExitFail, "dashboard metrics: %v", err)
+		return nil, "", fail(cliexit.Failed, "dashboard metrics: %v", err)
 	}
 	var client *asynq.Client
 	var enq dlq.Enqueuer
@@ -190,13 +191,13 @@ func startDashboard(ctx context.Context, conn redisconn.Conn, w *worker.Worker, 
 	}
 	if err != nil {
 		cleanup()
-		return nil, "", fail(ExitFail, "%v", err)
+		return nil, "", fail(cliexit.Failed, "%v", err)
 	}
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", f.Dashboard)
 	if err != nil {
 		_ = srv.Close()
 		cleanup()
-		return nil, "", fail(ExitUsage, "--dashboard %s: %v (choose another address with --dashboard HOST:PORT)", f.Dashboard, err)
+		return nil, "", fail(cliexit.Usage, "--dashboard %s: %v (choose another address with --dashboard HOST:PORT)", f.Dashboard, err)
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	done := make(chan struct{})

@@ -22,14 +22,6 @@ import (
 	"github.com/vendorq/vendorq/internal/worker"
 )
 
-// Exit codes (owned by internal/cliexit).
-const (
-	ExitOK    = cliexit.OK
-	ExitFail  = cliexit.Failed
-	ExitUsage = cliexit.Usage
-	ExitRedis = cliexit.Redis
-)
-
 // Env is the process around the command.
 type Env struct {
 	Stdout     io.Writer
@@ -104,7 +96,7 @@ Exit codes: 0 ok; 1 runtime failure; 2 usage or config error; 3 Redis unreachabl
 	fl.StringVar(&f.API, "api", "", "serve the HTTP enqueue API on ADDR (bearer token from $VENDORQ_API_TOKEN or --api-token-file)")
 	fl.StringVar(&f.APITokenFile, "api-token-file", "", "file holding the API's bearer token (default $VENDORQ_API_TOKEN)")
 	fl.IntVar(&f.APIMaxInFlight, "api-max-in-flight", 0, "maximal (16 MiB) request bodies the API holds at once; beyond, 503 + Retry-After (0 = default 4)")
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fail(ExitUsage, "%v", err) })
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fail(cliexit.Usage, "%v", err) })
 	cmd.SetArgs(args)
 	cmd.SetOut(env.Stdout)
 	cmd.SetErr(env.Stderr)
@@ -115,13 +107,13 @@ Exit codes: 0 ok; 1 runtime failure; 2 usage or config error; 3 Redis unreachabl
 	return exitCode(err)
 }
 
-func exitCode(err error) int { return cliexit.Code(err, ExitFail) }
+func exitCode(err error) int { return cliexit.Code(err, cliexit.Failed) }
 
 // NewLogger builds the zerolog logger: console on a terminal, JSON otherwise.
 func NewLogger(w io.Writer, format, level string, terminal bool) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil || level == "" {
-		return zerolog.Nop(), fail(ExitUsage, "--log-level: %q is not one of debug, info, warn, error", level)
+		return zerolog.Nop(), fail(cliexit.Usage, "--log-level: %q is not one of debug, info, warn, error", level)
 	}
 	switch format {
 	case "auto":
@@ -132,7 +124,7 @@ func NewLogger(w io.Writer, format, level string, terminal bool) (zerolog.Logger
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !terminal}
 	case "json":
 	default:
-		return zerolog.Nop(), fail(ExitUsage, "--log-format: %q is not one of auto, json, console", format)
+		return zerolog.Nop(), fail(cliexit.Usage, "--log-format: %q is not one of auto, json, console", format)
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
 }
@@ -148,7 +140,7 @@ func run(ctx context.Context, f *Flags, env Env) error {
 	}
 	cfg, err := config.Load(config.Options{Path: f.Config, RedisURL: f.Redis, Getenv: env.Getenv})
 	if err != nil {
-		return cliexit.Wrap(ExitUsage, err)
+		return cliexit.Wrap(cliexit.Usage, err)
 	}
 	return serve(ctx, cfg, f, env, log, serveHooks{})
 }
@@ -173,7 +165,7 @@ type running struct {
 func serve(ctx context.Context, cfg *config.Config, f *Flags, env Env, log zerolog.Logger, hooks serveHooks) error {
 	conn, err := redisconn.Parse(cfg.Redis.URL)
 	if err != nil {
-		return cliexit.Wrap(ExitUsage, err)
+		return cliexit.Wrap(cliexit.Usage, err)
 	}
 	if err := checkDashboardFlags(f, env); err != nil {
 		return err
@@ -184,16 +176,16 @@ func serve(ctx context.Context, cfg *config.Config, f *Flags, env Env, log zerol
 	err = rdb.Ping(pctx).Err()
 	cancel()
 	if err != nil {
-		return fail(ExitRedis, "redis %s unreachable: %v", redisconn.Redacted(cfg.Redis.URL), err)
+		return fail(cliexit.Redis, "redis %s unreachable: %v", redisconn.Redacted(cfg.Redis.URL), err)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	w, err := worker.New(cfg, conn, rdb, worker.Options{Log: log, Registerer: reg, ShutdownTimeout: hooks.shutdownTimeout})
 	if err != nil {
-		return cliexit.Wrap(ExitUsage, err)
+		return cliexit.Wrap(cliexit.Usage, err)
 	}
 	if err := w.Start(); err != nil {
-		return fail(ExitRedis, "%v", err)
+		return fail(cliexit.Redis, "%v", err)
 	}
 	log.Info().Str("redis", redisconn.Redacted(cfg.Redis.URL)).Strs("endpoints", w.Endpoints()).Msg("worker started")
 	stopExtras, dashAddr, err := startExtras(ctx, cfg, conn, w, reg, f, env, log)
