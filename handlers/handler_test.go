@@ -141,7 +141,7 @@ func (r *rig) dlqCount(t *testing.T) int64 {
 	return n
 }
 
-// SPEC trap: asynq archives a task on its last retry even when the error is
+// docs/asynq-traps.md: asynq archives a task on its last retry even when the error is
 // not a failure. Throttling must never burn nor be capped by max_retry.
 func TestThrottledFiftyTimesWithMaxRetryOneSucceeds(t *testing.T) {
 	v := &script{steps: repeat(50, throttled)}

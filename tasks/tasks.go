@@ -35,7 +35,7 @@ const MaxPhones = 1000
 // AsynqMaxRetry is the asynq-level retry ceiling given to every task. The
 // worker enforces each endpoint's own max_retry on vendor failures and never
 // lets asynq count throttling or quota waits, so this is only a backstop that
-// asynq must never reach first (SPEC "known traps": asynq archives a task on
+// asynq must never reach first (docs/asynq-traps.md: asynq archives a task on
 // its last retry even when the error is not a failure).
 const AsynqMaxRetry = 1000
 

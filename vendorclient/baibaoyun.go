@@ -13,8 +13,7 @@ import (
 	"time"
 )
 
-// baibaoyun (启辰云/百宝云) forms & data API, SPEC §2.1 and
-// vendor-docs/000_c6e867ae98d99649.txt.
+// baibaoyun (启辰云/百宝云) forms & data API, docs/vendors.md (baibaoyun).
 
 const baibaoyunDefaultBase = "https://webapi.baibaoyun.com"
 
@@ -99,7 +98,7 @@ func bbySplitTable(table string) (appID, entryID string, err error) {
 	return parts[0], parts[1], nil
 }
 
-// bbyClass maps every documented error code (SPEC §2.1, §2.5) to its class.
+// bbyClass maps every documented error code (docs/vendors.md) to its class.
 // 4010 is not here: it is a success with a warning.
 var bbyClass = map[int]Class{
 	4001: ClassPermanent, // 接口参数不正确

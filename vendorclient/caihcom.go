@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// caihcom (东信) SMS gateway, SPEC §2.4 and vendor-docs/003_0381ddb7b9063e8a.txt.
+// caihcom (东信) SMS gateway, docs/vendors.md (caihcom).
 
 const (
 	caihcomDefaultBase = "http://api.caihcom.com"

@@ -19,7 +19,7 @@ import (
 )
 
 // The document's signing example, with the full-width ， and ： that make its
-// published signature reproduce (the vendor-docs copy shows ASCII ones).
+// published signature reproduce (the vendor document's copy shows ASCII ones).
 const (
 	caihDocToken   = "be737f12cfdf311ac048efc3f1b94eb1"
 	caihDocContent = "您好\uff0c您的手机验证码为\uff1a430237。"
@@ -47,7 +47,7 @@ func TestCaihcomSignVector(t *testing.T) {
 	if got := CaihcomSign(caihDocToken, body); got != caihDocSign {
 		t.Fatalf("sign = %s, want %s", got, caihDocSign)
 	}
-	// The ASCII punctuation of the vendor-docs copy does not reproduce the vector.
+	// The ASCII punctuation of the vendor document's copy does not reproduce the vector.
 	ascii := strings.NewReplacer("，", ",", "：", ":").Replace(caihDocJSON)
 	if CaihcomSign(caihDocToken, []byte(ascii)) == caihDocSign {
 		t.Fatal("ASCII punctuation should not reproduce the document's signature")

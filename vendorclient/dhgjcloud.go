@@ -14,7 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// dhgjcloud (工匠云) REST API, SPEC §2.3 and vendor doc 002: OAuth2 client
+// dhgjcloud (工匠云) REST API, docs/vendors.md (dhgjcloud): OAuth2 client
 // credentials, "Authorization: bearer <token>" on every call, and no header
 // the document's sample does not show. The token is shared through Redis by
 // every process (see dhgjcloud_token.go), because each call to

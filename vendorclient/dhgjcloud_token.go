@@ -16,7 +16,7 @@ import (
 	"github.com/vendorq/vendorq/internal/clock"
 )
 
-// The dhgjcloud token (SPEC §2.3). Every call to /oauth/token issues a new
+// The dhgjcloud token (docs/vendors.md, dhgjcloud). Every call to /oauth/token issues a new
 // token and invalidates the current one, so there is exactly one token for
 // all processes and it lives in Redis:
 //

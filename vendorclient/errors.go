@@ -11,10 +11,10 @@ import (
 	"time"
 )
 
-// Class is what an answer means to the worker (SPEC §2.5).
+// Class is what an answer means to the worker (docs/vendors.md "What every outcome means").
 type Class int
 
-// The classes, in the order of SPEC §2.5.
+// The classes, in the order of docs/vendors.md "What every outcome means".
 const (
 	ClassOK        Class = iota // done (baibaoyun 4010 is OK with a warning)
 	ClassThrottled              // too fast: slow down and retry, not a failure

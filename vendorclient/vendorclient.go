@@ -1,6 +1,6 @@
 // Package vendorclient holds one client per vendor API (baibaoyun, yesapi,
 // dhgjcloud, caihcom). Each client signs and encodes requests exactly as the
-// vendor documents, and maps every answer to one Class of SPEC §2.5, carried
+// vendor documents, and maps every answer to one Class of docs/vendors.md "What every outcome means", carried
 // by *Error so that the worker can decide between done, wait, retry and
 // dead-letter without knowing any vendor's codes.
 //
@@ -29,7 +29,7 @@ const (
 const DefaultTimeout = 15 * time.Second
 
 // RecordCreator creates one record (baibaoyun, yesapi, dhgjcloud).
-// table is the vendor's table form (SPEC §3.2); data is a JSON object.
+// table is the vendor's table form (README "Producing tasks"); data is a JSON object.
 // A nil error means the record exists; RecordResult.Warning is set when the
 // vendor accepted the record but reported a problem (baibaoyun 4010).
 type RecordCreator interface {

@@ -13,8 +13,7 @@ import (
 	"time"
 )
 
-// yesapi (小白开放平台/果创云) App.Table.Create, SPEC §2.2 and
-// vendor-docs/001_7aa56b7511505568.txt.
+// yesapi (小白开放平台/果创云) App.Table.Create, docs/vendors.md (yesapi).
 
 const (
 	yesapiDefaultBase = "http://api.okayapi.com/"
@@ -150,7 +149,7 @@ var yesRetMessage = map[int]string{
 	500: "小白接口异常",
 }
 
-// yesRetClass maps a ret code to its class (SPEC §2.2, §2.5).
+// yesRetClass maps a ret code to its class (docs/vendors.md).
 func yesRetClass(ret int) Class {
 	switch {
 	case ret == 413:

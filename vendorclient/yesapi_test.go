@@ -18,7 +18,7 @@ import (
 	"github.com/vendorq/vendorq/internal/vendorsim"
 )
 
-// The JS sample's credentials (vendor-docs/001_7aa56b7511505568.txt).
+// The JS sample's credentials (docs/vendors.md, yesapi).
 const (
 	yesDocAppKey = "16BD4337FB1D355902E0502AFCBFD4DF"
 	yesDocSecret = "4c1402596e4cd017eeaO670df6f8B6783475b4ac8A32B4900f20abP2159711ad"

@@ -117,7 +117,7 @@ func (r *rig) enqueue(t testing.TB, ep, table, prefix string, n int) {
 	}
 }
 
-// Three worker processes share a 5/s baibaoyun endpoint (SPEC §4 "shared limits").
+// Three worker processes share a 5/s baibaoyun endpoint (README "How it works": shared limits).
 func TestThreeProcessesShareFivePerSecond(t *testing.T) {
 	t.Parallel()
 	const n = 200

@@ -1,4 +1,4 @@
-// Package config loads vendorq.yaml (docs/config.md): Redis location and
+// Package config loads vendorq.yaml (README "Configuration"): Redis location and
 // one entry per vendor endpoint, with ${VAR} expansion from the environment,
 // defaults per vendor and errors that name the offending key and its line.
 //

@@ -1,5 +1,5 @@
 // Package enqueuecli is the `enqueue` command: single tasks, batch imports
-// and dead-letter operations (SPEC §3.3). cmd/enqueue only wires it to the
+// and dead-letter operations (README "Producing tasks"). cmd/enqueue only wires it to the
 // process; tests drive it with buffers.
 package enqueuecli
 

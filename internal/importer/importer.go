@@ -1,5 +1,5 @@
 // Package importer streams a CSV or JSONL file onto a vendorq queue
-// (`enqueue import`, SPEC §3.3).
+// (`enqueue import`, docs/import.md).
 //
 // One reader goroutine parses the input, turns each row into a task with the
 // same constructors a Go producer uses (tasks.NewRecordCreateTask,
@@ -119,7 +119,7 @@ type Summary struct {
 	ResumeLine int64
 }
 
-// String is the summary line of SPEC §3.3.
+// String is the summary line of docs/import.md.
 func (s Summary) String() string {
 	return fmt.Sprintf("enqueued=%d duplicates=%d rejected=%d", s.Enqueued, s.Duplicates, s.Rejected)
 }

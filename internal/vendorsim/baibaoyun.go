@@ -13,7 +13,7 @@ import (
 )
 
 // baibaoyun: POST /api/v1/app/{app}/entry/{entry}/data_create
-// (vendor-docs/000_c6e867ae98d99649.txt). Errors are HTTP 400 {code, message}.
+// (docs/vendors.md, baibaoyun). Errors are HTTP 400 {code, message}.
 
 // bbyMessages are the document's messages for its error codes.
 var bbyMessages = map[string]string{

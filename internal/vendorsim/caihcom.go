@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// caihcom (东信) SMS gateway, SPEC §2.4: POST /rest/sms/v1/smsService/singleSubmit.
+// caihcom (东信) SMS gateway, docs/vendors.md (caihcom): POST /rest/sms/v1/smsService/singleSubmit.
 
 const (
 	caihTimeLayout = "2006-01-02 15:04:05"

@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// dhgjcloud (工匠云, SPEC §2.3): an OAuth2 client-credentials token endpoint
+// dhgjcloud (工匠云, docs/vendors.md, dhgjcloud): an OAuth2 client-credentials token endpoint
 // whose every call issues a new token and invalidates the current one, and
 // business paths (any path: the task's table) that accept only the headers
 // of the vendor's sample, a current bearer token, and Rate calls a second.

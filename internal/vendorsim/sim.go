@@ -1,5 +1,5 @@
 // Package vendorsim is a faithful, in-process simulator of the four vendor
-// APIs (SPEC §2): baibaoyun, yesapi, dhgjcloud and caihcom on one address.
+// APIs (docs/vendors.md): baibaoyun, yesapi, dhgjcloud and caihcom on one address.
 // It enforces each vendor's documented auth, signatures and limits, lets a
 // test inject any documented code, latency or an outage per target, and
 // counts what it received (calls, accepted, duplicates by idempotency data,

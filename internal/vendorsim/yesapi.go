@@ -14,7 +14,7 @@ import (
 	"unicode/utf16"
 )
 
-// yesapi: POST / with a form (vendor-docs/001_7aa56b7511505568.txt).
+// yesapi: POST / with a form (docs/vendors.md, yesapi).
 // Every answer is HTTP 200 {"ret", "data", "msg", "_t", "_auth"}.
 
 // yesRetMessages are the document's descriptions of its ret codes.

@@ -2,7 +2,7 @@
 // endpoint one vendor client, one shared bucket, one handler and one
 // asynq.Server with its own concurrency, serving only that endpoint's queue.
 // A backlog on one endpoint therefore never takes processing slots from
-// another (SPEC "known traps": one server has one pool for all its queues).
+// another (docs/asynq-traps.md: one server has one pool for all its queues).
 package worker
 
 import (
