@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -265,4 +266,30 @@ func bbyCodeResult(a bbyAnswer, h http.Header) (RecordResult, error) {
 		e.Delay = retryAfter(h, time.Now())
 	}
 	return RecordResult{}, e
+}
+
+func init() { Register(baibaoyunVendor) }
+
+var baibaoyunVendor = Descriptor{
+	Name: VendorBaibaoyun, Kind: KindRecord,
+	DefaultBaseURL: baibaoyunDefaultBase, DefaultRate: 5,
+	TableForm:     "APP_ID/ENTRY_ID",
+	Credentials:   []Credential{{Key: "api_key", Required: true, Secret: true}},
+	ValidateTable: validateBaibaoyunTable,
+	New: func(s Settings) (Client, error) {
+		return records(NewBaibaoyun(BaibaoyunConfig{
+			BaseURL: s.BaseURL, APIKey: s.Credentials["api_key"], HTTPClient: s.HTTPClient, Timeout: s.Timeout,
+		}))
+	},
+}
+
+// validateBaibaoyunTable is the producer-side table check: stricter than
+// what the client refuses at call time, so a task that would be refused is
+// never enqueued.
+func validateBaibaoyunTable(table string) error {
+	app, entry, ok := strings.Cut(table, "/")
+	if !ok || app == "" || entry == "" || strings.Contains(entry, "/") || strings.ContainsAny(table, " ?#") {
+		return fmt.Errorf("wants APP_ID/ENTRY_ID, got %q", table)
+	}
+	return nil
 }

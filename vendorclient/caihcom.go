@@ -297,3 +297,25 @@ func caihcomCodeClass(code, status string) Class {
 	}
 	return ClassPermanent
 }
+
+func init() { Register(caihcomVendor) }
+
+var caihcomVendor = Descriptor{
+	Name: VendorCaihcom, Kind: KindSMS,
+	DefaultBaseURL: caihcomDefaultBase, DefaultRate: 10,
+	Credentials: []Credential{
+		{Key: "appkey", Required: true},
+		{Key: "app_id", Required: true},
+		{Key: "auth_token", Required: true, Secret: true},
+	},
+	New: func(s Settings) (Client, error) {
+		c, err := NewCaihcom(CaihcomConfig{
+			BaseURL: s.BaseURL, AppKey: s.Credentials["appkey"], AppID: s.Credentials["app_id"],
+			AuthToken: s.Credentials["auth_token"], HTTPClient: s.HTTPClient, Timeout: s.Timeout,
+		})
+		if err != nil {
+			return Client{}, err
+		}
+		return Client{SMS: c}, nil
+	},
+}

@@ -3,8 +3,10 @@ package vendorclient
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -249,6 +251,7 @@ func dhgjStatusError(status int, h http.Header, body []byte, prefix string) erro
 	_ = json.Unmarshal(body, &a)
 	switch {
 	case status == http.StatusUnauthorized:
+		e.Class = ClassToken // the shared token is stale: refresh once, retry
 		// Never the vendor's text here: OAuth2 servers echo the rejected
 		// token ("Invalid access token: …") into it.
 		e.Message = "unauthorized"
@@ -279,4 +282,39 @@ func dhgjID(data, id json.RawMessage) string {
 		}
 	}
 	return jsonText(id)
+}
+
+func init() { Register(dhgjcloudVendor) }
+
+// dhgjTokenSuffix names the shared token under Settings.KeyPrefix; with the
+// worker's prefix it is internal/keys.DhgjToken ("vq:{gjy}:dhgj:token").
+const dhgjTokenSuffix = "dhgj:token"
+
+var dhgjcloudVendor = Descriptor{
+	Name: VendorDhgjcloud, Kind: KindRecord,
+	DefaultBaseURL: DhgjcloudDefaultBaseURL, DefaultRate: 10,
+	TableForm: "an API path",
+	Credentials: []Credential{
+		{Key: "client_id", Required: true},
+		{Key: "client_secret", Required: true, Secret: true},
+		{Key: "scope"},
+	},
+	ValidateTable: validateDhgjcloudTable,
+	New: func(s Settings) (Client, error) {
+		return records(NewDhgjcloud(DhgjcloudConfig{
+			BaseURL: s.BaseURL, ClientID: s.Credentials["client_id"], ClientSecret: s.Credentials["client_secret"],
+			Scope: s.Credentials["scope"], Redis: s.Redis, TokenKey: s.KeyPrefix + dhgjTokenSuffix,
+			HTTPClient: s.HTTPClient, Timeout: s.Timeout,
+		}))
+	},
+}
+
+var dhgjPathRe = regexp.MustCompile(`^/?[A-Za-z0-9._~!$&'()*+,;=:@%/-]+$`)
+
+// validateDhgjcloudTable is the producer-side table check (the API path).
+func validateDhgjcloudTable(table string) error {
+	if !dhgjPathRe.MatchString(table) || strings.Contains(table, "..") {
+		return fmt.Errorf("wants an API path like /api/records, got %q", table)
+	}
+	return nil
 }

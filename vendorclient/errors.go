@@ -147,7 +147,9 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 	return 0
 }
 
-// httpStatusError classifies a bare HTTP status with no vendor body. A 2xx
+// httpStatusError classifies a bare HTTP status with no vendor body (a
+// vendor whose protocol gives a status its own meaning, like dhgjcloud's
+// 401, sets that in its own file). A 2xx
 // gets here only when its body is not the vendor's success answer: that is
 // malformed, never success and never permanent.
 func httpStatusError(vendor string, status int, h http.Header, msg string) error {
@@ -160,8 +162,6 @@ func httpStatusError(vendor string, status int, h http.Header, msg string) error
 		e.Class = ClassThrottled
 	case status == http.StatusRequestTimeout, status >= 500:
 		e.Class = ClassTransient
-	case status == http.StatusUnauthorized && vendor == VendorDhgjcloud:
-		e.Class = ClassToken
 	default:
 		e.Class = ClassPermanent
 	}
