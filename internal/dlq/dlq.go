@@ -205,16 +205,95 @@ func (s *Store) Remove(ctx context.Context, endpoint, id string) (bool, error) {
 	return n == 1, nil
 }
 
-// Purge deletes every entry of endpoint and returns how many there were.
+// PurgeOptions tune a purge.
+type PurgeOptions struct {
+	// KeepKeys keeps the purged tasks' dedupe markers: their keys then stay
+	// blocked (a producer's task with the same key is a "duplicate") until
+	// the dedupe window ends. By default a purge clears them, as a replay
+	// does, so that the fixed task can be enqueued again under its key.
+	KeepKeys bool
+}
+
+// purgeBatch is how many entries a purge removes per round trip.
+const purgeBatch = 500
+
+// purgeScript deletes the given entries. KEYS[1] index; KEYS[2] entries;
+// ARGV the ids. It returns how many were in the index.
+var purgeScript = redis.NewScript(`
+redis.call("HDEL", KEYS[2], unpack(ARGV))
+return redis.call("ZREM", KEYS[1], unpack(ARGV))
+`)
+
+// Purge deletes every entry of endpoint and the dedupe markers of their
+// tasks, and returns how many entries there were.
 func (s *Store) Purge(ctx context.Context, endpoint string) (int64, error) {
-	n, err := s.Count(ctx, endpoint)
+	return s.PurgeWith(ctx, endpoint, PurgeOptions{})
+}
+
+// PurgeWith deletes every entry of endpoint, purgeBatch at a time (so that
+// millions never sit in memory at once), and returns how many there were.
+// Unless opts.KeepKeys, the dedupe marker of each batch's tasks is deleted
+// before the batch itself, so that an interrupted purge never leaves a
+// purged task's key blocked. Markers carry no hash tag (they spread over a
+// cluster), so each is deleted on its own, pipelined; the entries' two keys
+// share the endpoint's slot and go in one script.
+func (s *Store) PurgeWith(ctx context.Context, endpoint string, opts PurgeOptions) (int64, error) {
+	var n int64
+	for {
+		ids, err := s.rdb.ZRange(ctx, keys.DLQIndex(endpoint), 0, purgeBatch-1).Result()
+		if err != nil {
+			return n, fmt.Errorf("dlq purge %s: %w", endpoint, err)
+		}
+		if len(ids) == 0 {
+			return n, nil
+		}
+		if !opts.KeepKeys {
+			if err := s.clearMarkers(ctx, endpoint, ids); err != nil {
+				return n, err
+			}
+		}
+		args := make([]any, len(ids))
+		for i, id := range ids {
+			args[i] = id
+		}
+		removed, err := purgeScript.Run(ctx, s.rdb, []string{keys.DLQIndex(endpoint), keys.DLQEntries(endpoint)}, args...).Int64()
+		if err != nil {
+			return n, fmt.Errorf("dlq purge %s: %w", endpoint, err)
+		}
+		n += removed
+	}
+}
+
+// PurgeOne deletes the entry id of endpoint and, unless opts.KeepKeys, its
+// task's dedupe marker; it reports whether the entry existed. Without an
+// entry nothing is touched: the marker may be that of a task that succeeded.
+func (s *Store) PurgeOne(ctx context.Context, endpoint, id string, opts PurgeOptions) (bool, error) {
+	ok, err := s.rdb.HExists(ctx, keys.DLQEntries(endpoint), id).Result()
 	if err != nil {
-		return 0, err
+		return false, fmt.Errorf("dlq purge %s/%s: %w", endpoint, id, err)
 	}
-	if err := s.rdb.Del(ctx, keys.DLQIndex(endpoint), keys.DLQEntries(endpoint)).Err(); err != nil {
-		return 0, fmt.Errorf("dlq purge %s: %w", endpoint, err)
+	if !ok {
+		return false, nil
 	}
-	return n, nil
+	if !opts.KeepKeys {
+		if err := s.clearMarkers(ctx, endpoint, []string{id}); err != nil {
+			return false, err
+		}
+	}
+	return s.Remove(ctx, endpoint, id)
+}
+
+// clearMarkers deletes the dedupe markers of ids, one DEL per key in one
+// pipeline (a cluster client sends each to its own slot's node).
+func (s *Store) clearMarkers(ctx context.Context, endpoint string, ids []string) error {
+	pipe := s.rdb.Pipeline()
+	for _, id := range ids {
+		pipe.Del(ctx, keys.Dedupe(endpoint, id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("dlq purge %s: clear dedupe markers: %w", endpoint, err)
+	}
+	return nil
 }
 
 // Enqueuer is the part of *asynq.Client that replay needs.
