@@ -61,6 +61,11 @@ type Endpoint struct {
 	Timeout     time.Duration `yaml:"timeout"`     // one HTTP exchange
 	MaxRetry    *int          `yaml:"max_retry"`   // transient failures before dead-letter
 	QuotaPause  time.Duration `yaml:"quota_pause"` // no calls for this long after a quota answer
+
+	// SMS endpoints only (spend.go): per-phone caps and the day's budget;
+	// zero = off.
+	PhoneLimits PhoneLimits `yaml:"phone_limits"`
+	DailyBudget int         `yaml:"daily_budget"`
 }
 
 // Credentials are an endpoint's vendor keys by name. They print as their

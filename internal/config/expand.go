@@ -122,6 +122,8 @@ var (
 func checkType(path string, n *yaml.Node) error {
 	key := path[strings.LastIndex(path, ".")+1:]
 	switch {
+	case countKeys[key]:
+		return checkCount(path, n)
 	case durationKeys[key]:
 		if _, err := time.ParseDuration(n.Value); err != nil {
 			return fmt.Errorf("%w: %s (line %d): %q is not a duration like 30s or 10m", ErrConfig, path, n.Line, n.Value)

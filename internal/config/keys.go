@@ -65,10 +65,25 @@ func checkStructKeys(n *yaml.Node, path string, t reflect.Type) error {
 			fields[c.Key] = reflect.TypeOf("")
 		}
 		where = "in a " + d.Name + " endpoint"
+		if d.Kind != vendorclient.KindSMS {
+			for k := range smsOnlyKeys {
+				delete(fields, k) // not in a record endpoint's list of known keys either
+			}
+		}
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := n.Content[i]
 		ft, ok := fields[k.Value]
+		if !ok && t == endpointType && smsOnlyKeys[k.Value] {
+			vendor := mappingValue(n, "vendor").Value
+			return fmt.Errorf("%w: line %d: %s: only SMS endpoints take %s (%s is a %s vendor)",
+				ErrConfig, k.Line, joinKey(path, k.Value), k.Value, vendor, (&Endpoint{Vendor: vendor}).Kind())
+		}
+		if k.Value == "phone_limits" && t == endpointType {
+			if err := checkPhoneLimits(joinKey(path, k.Value), n.Content[i+1]); err != nil {
+				return err
+			}
+		}
 		if !ok {
 			return fmt.Errorf("%w: line %d: %s: unknown key %q %s (known: %s)",
 				ErrConfig, k.Line, joinKey(path, k.Value), k.Value, where, strings.Join(sortedKeys(fields), ", "))

@@ -49,3 +49,19 @@ func SMSSent(ep, taskID string) string { return tag(ep) + "smssent:" + taskID }
 
 // Dedupe marks a finished task's ID so a producer does not enqueue its key again.
 func Dedupe(ep, taskID string) string { return Prefix + "dd:" + ep + ":" + taskID }
+
+// The spend keys of an SMS endpoint (handlers/spend.go, internal/spend)
+// are touched together by one Lua script, so they carry the endpoint's
+// hash tag like the rest; each names its China Standard Time window, so
+// that a new window starts at zero without a reset, and each has a TTL
+// just past its window's end, so that none piles up.
+
+// SpendDay is a hash of the endpoint's messages counted on one day
+// (YYYYMMDD): field "n" is the count, one field per counted msgid.
+func SpendDay(ep, day string) string { return tag(ep) + "spend:" + day }
+
+// PhoneCount counts the messages to phone in one window: window is "m",
+// "h" or "d" and stamp its calendar minute, hour or day (YYYYMMDDhhmm, …).
+func PhoneCount(ep, window, stamp, phone string) string {
+	return tag(ep) + "cap:" + window + stamp + ":" + phone
+}
