@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -44,29 +45,61 @@ func (r *run) attempts(ctx context.Context) (int, time.Time) {
 	return calls, first
 }
 
-// finish marks a keyed task's id as done for producers' dedupe (a random
-// id can never be enqueued again, so it needs no marker) and drops bookkeeping.
+// finish marks the task done and drops its bookkeeping, in one pipeline
+// (the one Redis round trip of the success path). The marker is the
+// producers' dedupe marker keys.Dedupe: a keyed task keeps it for
+// dedupe.window (producers refuse the key meanwhile); every other task keeps
+// it for doneTTL, for alreadyDone only — its id is a random UUID, which no
+// producer ever enqueues again, so the marker can block nothing. Replay
+// (internal/dlq) deletes it before re-enqueueing. It reports whether the
+// marker was written.
 //
-// The vendor call has succeeded, so failing the task now would call it
-// again: instead the write is retried for up to finishPatience, detached
-// from the task's context (a Redis blip or failover must not cost the marker).
-func (r *run) finish(ctx context.Context) {
+// The vendor call has succeeded (or the task is dead-lettered), so failing
+// the task now would call it again: instead the write is retried for up to
+// finishPatience, detached from the task's context (a Redis blip or
+// failover must not cost the marker).
+func (r *run) finish(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishPatience)
 	defer cancel()
+	ttl := doneTTL
+	if r.keyed {
+		ttl = r.h.d.DedupeWindow
+	}
 	b := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond), backoff.WithMaxInterval(2*time.Second)), ctx)
 	err := backoff.Retry(func() error {
 		pipe := r.h.d.Redis.Pipeline()
-		if r.keyed {
-			pipe.Set(ctx, keys.Dedupe(r.h.ep, r.id), "1", r.h.d.DedupeWindow)
-		}
+		pipe.Set(ctx, keys.Dedupe(r.h.ep, r.id), "1", ttl)
 		pipe.HDel(ctx, keys.Attempts(r.h.ep), r.id+":first", r.id+":calls")
 		_, err := pipe.Exec(ctx)
 		return err
 	}, b)
 	if err != nil {
-		r.log.Warn().Err(err).Msg("task done but its dedupe marker could not be written: the same key could be enqueued again")
+		r.log.Warn().Err(err).Msg("task done but its done marker could not be written: a re-run after a lost acknowledgement, or the same key enqueued again, would call the vendor again")
+		return false
 	}
+	return true
 }
 
-// finishPatience bounds the retries of the done-marker write.
-const finishPatience = 10 * time.Second
+// alreadyDone reports whether an earlier run of this task finished it (its
+// call succeeded, or it was dead-lettered): asynq runs a task again when its
+// acknowledgement was lost (docs/asynq-traps.md), and that run must not call
+// the vendor. Only runs that are not the task's first ask (see prologue), so
+// the first run pays nothing for it.
+func (r *run) alreadyDone(ctx context.Context) (bool, error) {
+	n, err := r.h.d.Redis.Exists(ctx, keys.Dedupe(r.h.ep, r.id)).Result()
+	if err != nil {
+		return false, fmt.Errorf("read the done marker: %w", err)
+	}
+	return n > 0, nil
+}
+
+const (
+	// finishPatience bounds the retries of the done-marker write.
+	finishPatience = 10 * time.Second
+	// doneTTL keeps an unkeyed task's done marker. A lost acknowledgement
+	// brings the task back within about two minutes (the 30 s lease, the
+	// recoverer's 30 s cutoff and its 1-minute tick, asynq v0.26
+	// recoverer.go); a day covers that with a wide margin, and a marker
+	// costs about 100 bytes of Redis memory.
+	doneTTL = 24 * time.Hour
+)

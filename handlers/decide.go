@@ -97,6 +97,12 @@ const (
 
 func decide(in input) decision {
 	suggested := min(in.suggested, maxAdvised)
+	if in.code == vendorclient.CodeUntrustedAnswer {
+		// Nothing in the answer can be believed, so the record may exist:
+		// no class makes sending it again safe. The client says permanent;
+		// this holds even if a client ever said otherwise.
+		return decision{action: actDeadLetter, dlqClass: vendorclient.ClassPermanent.String(), code: in.code}
+	}
 	switch in.class {
 	case vendorclient.ClassOK: // 4010 included: the record exists, never call again
 		return decision{action: actDone}

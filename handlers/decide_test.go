@@ -83,6 +83,14 @@ func TestDecide(t *testing.T) {
 		{"permanent on the first call: dead-letter at once", input{class: permanent, code: "4001", policy: pol}, dead("permanent", "4001", false)},
 		{"permanent on the last retry", input{class: permanent, code: "8306", failures: 3, policy: pol}, dead("permanent", "8306", false)},
 		{"permanent with max_retry 0", input{class: permanent, code: "409", policy: noRetry}, dead("permanent", "409", false)},
+
+		// An answer that fails its integrity check (yesapi _auth): the record
+		// may exist, so it is never sent again, whatever the budget left.
+		{"untrusted answer on the first call: dead-letter at once", input{class: permanent, code: "untrusted_answer", policy: pol}, dead("permanent", "untrusted_answer", false)},
+		{"untrusted answer on the last retry", input{class: permanent, code: "untrusted_answer", failures: 3, policy: pol}, dead("permanent", "untrusted_answer", false)},
+		{"untrusted answer with max_retry 0", input{class: permanent, code: "untrusted_answer", policy: noRetry}, dead("permanent", "untrusted_answer", false)},
+		{"untrusted answer classed transient: still never retried", input{class: transient, code: "untrusted_answer", policy: pol}, dead("permanent", "untrusted_answer", false)},
+		{"untrusted answer classed throttled: no call again", input{class: throttled, code: "untrusted_answer", policy: pol}, dead("permanent", "untrusted_answer", false)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -234,8 +236,10 @@ func TestRetryDelayAndIsFailure(t *testing.T) {
 }
 
 // A keyed task leaves a dedupe marker when it finishes (so a producer does
-// not enqueue the key again); an unkeyed one leaves nothing behind.
-func TestDedupeMarkerOnlyForKeyedTasks(t *testing.T) {
+// not enqueue the key again); an unkeyed one leaves its done marker too,
+// under its random id (rerun_test.go checks both lifetimes), and neither
+// leaves attempt bookkeeping behind.
+func TestDoneMarkerForEveryTask(t *testing.T) {
 	v := &script{}
 	r := start(t, v, 0, 30*time.Second)
 	r.enqueue(t, "k1")
@@ -243,17 +247,23 @@ func TestDedupeMarkerOnlyForKeyedTasks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.client.Enqueue(task); err != nil {
+	info, err := r.client.Enqueue(task)
+	if err != nil {
 		t.Fatal(err)
 	}
 	r.waitDrained(t)
 	ctx := context.Background()
 	marks, err := r.rdb.Keys(ctx, "vq:dd:*").Result()
-	if err != nil || len(marks) != 1 || marks[0] != "vq:dd:forms:k1" {
-		t.Fatalf("markers %v %v", marks, err)
+	sort.Strings(marks)
+	want := []string{"vq:dd:forms:" + info.ID, "vq:dd:forms:k1"}
+	sort.Strings(want)
+	if err != nil || !slices.Equal(marks, want) {
+		t.Fatalf("markers %v %v, want %v", marks, err, want)
 	}
-	if ttl := r.rdb.TTL(ctx, marks[0]).Val(); ttl <= 0 {
-		t.Fatalf("marker without expiry: %v", ttl)
+	for _, m := range marks {
+		if ttl := r.rdb.TTL(ctx, m).Val(); ttl <= 0 {
+			t.Fatalf("marker %s without expiry: %v", m, ttl)
+		}
 	}
 	if n := r.rdb.HLen(ctx, "vq:{forms}:attempts").Val(); n != 0 {
 		t.Fatalf("attempt bookkeeping left behind: %d fields", n)

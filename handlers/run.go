@@ -33,12 +33,32 @@ type payload interface {
 	validate(p Policy) error // the payload's own rules and the endpoint's
 }
 
-// prologue is what every task does before its first call: decode the
+// prologue is what every task does before its first call: on a run that
+// is not the task's first, check that no earlier run finished it; decode the
 // payload into p, note whether the producer keyed it (a keyed task leaves a
 // dedupe marker even when dead-lettered), validate it and check that it was
-// queued for this endpoint. When it returns false the task was
-// dead-lettered and err is for asynq.
+// queued for this endpoint. When it returns false this run is over (already
+// done, handed back, or dead-lettered) and err is for asynq.
 func (r *run) prologue(ctx context.Context, p payload) (ok bool, err error) {
+	// Every way asynq runs a task again after a run that may have succeeded
+	// counts a failure: the recoverer hands a task whose lease expired (a lost
+	// acknowledgement, a dead worker) back with ErrLeaseExpired, which
+	// IsFailure counts (asynq v0.26 recoverer.go, rdb.Retry). A run after one
+	// of our own waits (throttle, quota, no slot: uncounted) follows a run
+	// that handed the task back without a success. So the first run, and
+	// those, ask nothing. (The exception: a shutdown that outlasts
+	// ShutdownTimeout requeues a running task uncounted, as a kill would.)
+	if r.failures > 0 {
+		done, err := r.alreadyDone(ctx)
+		if err != nil {
+			// Not knowing is no reason to call blind: wait for Redis.
+			return false, comeBackIn(2*time.Second, err)
+		}
+		if done {
+			r.log.Info().Msg("already done; not calling the vendor again")
+			return false, nil
+		}
+	}
 	raw := r.task.Payload()
 	if err := json.Unmarshal(raw, p); err != nil {
 		return false, r.deadLetter(ctx, raw, "bad_payload", fmt.Errorf("payload is not a %s JSON object: %w", r.task.Type(), err), "permanent")

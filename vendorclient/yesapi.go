@@ -20,6 +20,10 @@ const (
 	yesapiService     = "App.Table.Create"
 )
 
+// CodeUntrustedAnswer is the Code of an answer whose integrity check (yesapi
+// _auth) fails; the handler dead-letters it under this code.
+const CodeUntrustedAnswer = "untrusted_answer"
+
 // YesapiConfig configures one yesapi app.
 type YesapiConfig struct {
 	BaseURL   string // default "http://api.okayapi.com/"
@@ -198,12 +202,11 @@ func decodeYesapi(status int, h http.Header, body []byte, appSecret string) (Rec
 	// _auth is checked on ret 200 answers, the ones whose data we act on (a
 	// success, or err_code). Error rets are reported as they are: with a
 	// wrong secret our sign gets ret 409 and our _auth check must fail too,
-	// and "409 签名错误" is what the operator needs to see, not bad_auth.
+	// and "409 签名错误" is what the operator needs to see, not untrusted_answer.
 	// (Nor does _auth cover ret itself: it signs data and _t only.)
 	if auth, t := jsonText(env.Auth), jsonText(env.T); ret == 200 && auth != "" && t != "" {
 		if !strings.EqualFold(auth, YesapiAuth(env.Data, t, appSecret)) {
-			return RecordResult{}, &Error{Vendor: VendorYesapi, Class: ClassTransient, Code: "bad_auth",
-				Message: "_auth does not match the answer", Err: ErrUntrustedAnswer}
+			return RecordResult{}, untrusted(body)
 		}
 	}
 	if ret != 200 {
@@ -243,4 +246,15 @@ func decodeYesapi(status int, h http.Header, body []byte, appSecret string) (Rec
 		return RecordResult{}, malformed(VendorYesapi, status, "err_code 0 without the new row's id")
 	}
 	return RecordResult{ID: id}, nil
+}
+
+// untrusted is the error for an answer whose _auth does not verify. Nothing
+// in it can be believed, success or failure: the record may exist, so a
+// retry could create it twice (docs/vendors.md, yesapi). It is permanent:
+// the task is dead-lettered at once with the answer itself in the entry
+// (bounded; the transport scrubs every credential from it), and replaying
+// it stays the operator's choice.
+func untrusted(body []byte) error {
+	return &Error{Vendor: VendorYesapi, Class: ClassPermanent, Code: CodeUntrustedAnswer,
+		Message: boundMessage("_auth does not match the answer: " + string(body)), Err: ErrUntrustedAnswer}
 }

@@ -86,14 +86,14 @@ func TestYesapiAuthVerify(t *testing.T) {
 	}{
 		{"valid", good, tblWant{class: ClassOK, id: "7"}},
 		{"upper-case _auth", yesAnswer(200, data, "1657513450", strings.ToUpper(yesTestAuth(data, "1657513450", secret))), tblWant{class: ClassOK, id: "7"}},
-		{"tampered id", strings.Replace(good, `"id" : 7`, `"id" : 8`, 1), tblWant{class: ClassTransient, code: "bad_auth"}},
-		{"tampered _t", strings.Replace(good, `1657513450`, `1657513451`, 1), tblWant{class: ClassTransient, code: "bad_auth"}},
-		{"other secret", yesSigned(200, data, "1657513450", "other"), tblWant{class: ClassTransient, code: "bad_auth"}},
+		{"tampered id", strings.Replace(good, `"id" : 7`, `"id" : 8`, 1), tblWant{class: ClassPermanent, code: CodeUntrustedAnswer}},
+		{"tampered _t", strings.Replace(good, `1657513450`, `1657513451`, 1), tblWant{class: ClassPermanent, code: CodeUntrustedAnswer}},
+		{"other secret", yesSigned(200, data, "1657513450", "other"), tblWant{class: ClassPermanent, code: CodeUntrustedAnswer}},
 		{"_t as a string", yesAnswer(200, data, `"1657513450"`, yesTestAuth(data, "1657513450", secret)), tblWant{class: ClassOK, id: "7"}},
-		{"tampered err_code answer", strings.Replace(yesSigned(200, `{"err_code":1,"err_msg":"x"}`, "1", secret), `"err_code":1`, `"err_code":0`, 1), tblWant{class: ClassTransient, code: "bad_auth"}},
+		{"tampered err_code answer", strings.Replace(yesSigned(200, `{"err_code":1,"err_msg":"x"}`, "1", secret), `"err_code":1`, `"err_code":0`, 1), tblWant{class: ClassPermanent, code: CodeUntrustedAnswer}},
 		{"signed error answer", yesSigned(414, `[]`, "1", secret), tblWant{class: ClassThrottled, code: "414"}},
 		// A wrong secret spoils both our sign (ret 409) and our check of
-		// _auth: the ret must still be reported, not bad_auth.
+		// _auth: the ret must still be reported, not untrusted_answer.
 		{"error answer signed with another secret", yesSigned(409, `[]`, "1", "other"), tblWant{class: ClassPermanent, code: "409"}},
 		{"no _auth (the doc's sample)", `{"ret":200,"data":{"err_code":0,"err_msg":"","id":4},"msg":""}`, tblWant{class: ClassOK, id: "4"}},
 	}
@@ -101,7 +101,7 @@ func TestYesapiAuthVerify(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			res, err := decodeYesapi(200, nil, []byte(c.body), secret)
 			checkTblOutcome(t, VendorYesapi, res, err, c.want)
-			if c.want.code == "bad_auth" && !errors.Is(err, ErrUntrustedAnswer) {
+			if c.want.code == CodeUntrustedAnswer && !errors.Is(err, ErrUntrustedAnswer) {
 				t.Errorf("err = %v, want ErrUntrustedAnswer", err)
 			}
 		})
@@ -292,7 +292,7 @@ func TestYesapiLoopback(t *testing.T) {
 		{"err_code 1", &vendorsim.Fault{Code: "err_code_1"}, "", tblWant{class: ClassPermanent, code: "err_code_1"}, false},
 		{"err_code 2", &vendorsim.Fault{Code: "err_code_2"}, "", tblWant{class: ClassPermanent, code: "err_code_2"}, false},
 		// The record was created but the answer cannot be believed.
-		{"bad _auth", &vendorsim.Fault{Code: "bad_auth"}, "", tblWant{class: ClassTransient, code: "bad_auth"}, true},
+		{"bad _auth", &vendorsim.Fault{Code: "bad_auth"}, "", tblWant{class: ClassPermanent, code: CodeUntrustedAnswer}, true},
 		{"http 503", &vendorsim.Fault{Code: "http_503", RetryAfter: 2}, "", tblWant{class: ClassTransient, code: "http_503", delay: 2 * time.Second}, false},
 		{"garbage", &vendorsim.Fault{Code: "garbage"}, "", tblWant{class: ClassTransient, code: "malformed"}, false},
 		{"outage", &vendorsim.Fault{Outage: true}, "", tblWant{class: ClassTransient, code: "conn"}, false},
@@ -406,8 +406,8 @@ func FuzzDecodeYesapi(f *testing.F) {
 		if res != (RecordResult{}) {
 			t.Fatalf("result %+v with error", res)
 		}
-		if e.Code == "bad_auth" && !errors.Is(err, ErrUntrustedAnswer) {
-			t.Fatalf("bad_auth without ErrUntrustedAnswer")
+		if e.Code == CodeUntrustedAnswer && !errors.Is(err, ErrUntrustedAnswer) {
+			t.Fatalf("untrusted_answer without ErrUntrustedAnswer")
 		}
 	})
 }
