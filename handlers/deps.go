@@ -35,6 +35,10 @@ type Policy struct {
 	// ValidateTable checks a record task's table in the vendor's form
 	// (nil = any table the payload's own validation accepts).
 	ValidateTable func(table string) error
+	// PhoneLimits and DailyBudget bound an SMS endpoint's spend (spend.go);
+	// zero values are off and cost nothing.
+	PhoneLimits PhoneLimits
+	DailyBudget int // messages per day in China Standard Time
 }
 
 // Limiter is the endpoint's rate limit, shared by every worker process.
@@ -105,6 +109,7 @@ type Metrics interface {
 	SetEffectiveRate(endpoint string, perSecond float64)                  // configured rate × adaptive factor
 	SetPaused(endpoint string, paused bool)                               // the endpoint is paused (no calls)
 	IncDeadLettered(endpoint, code string)                                // a task went to the DLQ
+	SetSMSSentToday(endpoint string, n int)                               // messages counted today (spend.go)
 }
 
 type noMetrics struct{}
@@ -114,3 +119,4 @@ func (noMetrics) ObserveTokenWait(string, time.Duration)                    {}
 func (noMetrics) SetEffectiveRate(string, float64)                          {}
 func (noMetrics) SetPaused(string, bool)                                    {}
 func (noMetrics) IncDeadLettered(string, string)                            {}
+func (noMetrics) SetSMSSentToday(string, int)                               {}

@@ -36,6 +36,9 @@ type Deps struct {
 	Metrics Metrics // nil = none
 	// DedupeWindow is how long a finished task's id blocks re-enqueue by producers.
 	DedupeWindow time.Duration
+	// Now is the clock of the spend windows (spend.go; nil = time.Now), so
+	// that tests can turn the day.
+	Now func() time.Time
 }
 
 // Handler serves one endpoint's queue.
@@ -44,6 +47,7 @@ type Handler struct {
 	pol   Policy // d.Policy with defaults filled in
 	ep    string
 	pause *pauseGauge
+	spend *spender // nil: no phone_limits nor daily_budget
 }
 
 // taskKinds is the endpoint kind each task type needs.
@@ -74,8 +78,12 @@ func New(d Deps) (*Handler, error) {
 	if d.Metrics == nil {
 		d.Metrics = noMetrics{}
 	}
+	s, err := newSpender(d, p)
+	if err != nil {
+		return nil, err
+	}
 	m := d.Metrics
-	return &Handler{d: d, pol: p, ep: p.Endpoint, pause: newPauseGauge(func(on bool) { m.SetPaused(p.Endpoint, on) })}, nil
+	return &Handler{d: d, pol: p, ep: p.Endpoint, pause: newPauseGauge(func(on bool) { m.SetPaused(p.Endpoint, on) }), spend: s}, nil
 }
 
 func orDefault(d, def time.Duration) time.Duration {

@@ -25,7 +25,8 @@ func (p *smsPayload) validate(Policy) error { return p.Validate() }
 // sms sends one request per phone (the gateway's partial failures make a
 // multi-phone request unsafe to retry), skipping phones a previous attempt
 // already delivered. Phones refused permanently are dead-lettered together,
-// in one entry whose payload lists only them, once every other phone is done.
+// in one entry whose payload lists only them, once every other phone is done;
+// so are phones over their phone_limits (spend.go), checked before each call.
 func (r *run) sms(ctx context.Context) error {
 	var p smsPayload
 	if ok, err := r.prologue(ctx, &p); !ok {
@@ -40,7 +41,7 @@ func (r *run) sms(ctx context.Context) error {
 	for _, ph := range sent {
 		done[ph] = true
 	}
-	var refused []string
+	var refused, capped []string
 	var lastRefusal error
 	var lastCode string
 	for _, phone := range p.Phones {
@@ -52,7 +53,22 @@ func (r *run) sms(ctx context.Context) error {
 			MsgID: vendorclient.MsgID(r.id, phone), Phone: phone, Content: p.Content,
 			Sign: p.Sign, Subcode: p.Subcode, Sendtime: p.Sendtime,
 		}
-		took, refusal, err := r.callUntilDone(ctx, func(ctx context.Context) (string, error) { return "", r.h.d.SMS.Send(ctx, m) })
+		chk, err := r.checkSpend(ctx, m)
+		switch {
+		case err != nil: // budget spent (endpoint paused) or not counted: wait
+			return err
+		case chk.capped:
+			capped = append(capped, phone)
+			done[phone] = true
+			continue
+		}
+		var called bool
+		var last error
+		took, refusal, err := r.callUntilDone(ctx, func(ctx context.Context) (string, error) {
+			called, last = true, r.h.d.SMS.Send(ctx, m)
+			return "", last
+		})
+		r.settleSpend(ctx, chk.hold, called, last)
 		switch {
 		case err != nil:
 			// Not this phone's fault: the whole task waits or retries, and
@@ -63,7 +79,7 @@ func (r *run) sms(ctx context.Context) error {
 			lastRefusal, lastCode = refusal.err, refusal.dec.code
 			log.Warn().Str("class", "permanent").Str("code", lastCode).Int("attempt", r.attempt).Msg("phone refused")
 		case refusal != nil: // retries spent: park what is left to do
-			return r.deadLetterRefusal(ctx, remaining(p.SMSSend, done, phone, refused), refusal)
+			return r.deadLetterRefusal(ctx, remaining(p.SMSSend, done, phone, append(refused, capped...)), refusal)
 		default:
 			pipe := r.h.d.Redis.Pipeline()
 			pipe.SAdd(ctx, sentKey, phone)
@@ -77,11 +93,8 @@ func (r *run) sms(ctx context.Context) error {
 		}
 		done[phone] = true
 	}
-	if len(refused) > 0 {
-		q := p.SMSSend
-		q.Phones = refused
-		b, _ := json.Marshal(q)
-		return r.deadLetter(ctx, b, lastCode, fmt.Errorf("%d of %d phones refused: %w", len(refused), len(p.Phones), lastRefusal), "permanent")
+	if len(refused)+len(capped) > 0 {
+		return r.parkRefused(ctx, p.SMSSend, refused, capped, lastCode, lastRefusal)
 	}
 	r.finish(ctx)
 	_ = r.h.d.Redis.Del(ctx, sentKey).Err()

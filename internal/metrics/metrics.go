@@ -18,6 +18,7 @@ type Metrics struct {
 	Paused        *prometheus.GaugeVec     // 1 while an endpoint is paused (quota, or a long vendor-advised wait)
 	DeadLettered  *prometheus.CounterVec   // tasks this process dead-lettered
 	Throttled     *prometheus.CounterVec   // throttled answers (also in Calls), kept apart for alerting
+	SMSSentToday  *prometheus.GaugeVec     // an SMS endpoint's messages counted today (CST), with phone_limits or daily_budget
 }
 
 // Names of the series, for dashboards and tests.
@@ -29,6 +30,7 @@ const (
 	NamePaused        = "vendorq_endpoint_paused"
 	NameDeadLettered  = "vendorq_dead_lettered_total"
 	NameThrottled     = "vendorq_throttled_total"
+	NameSMSSentToday  = "vendorq_sms_sent_today"
 )
 
 // New creates the series and registers them on reg (nil = not registered).
@@ -57,9 +59,13 @@ func New(reg prometheus.Registerer) *Metrics {
 		Throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: NameThrottled, Help: "Throttled vendor answers.",
 		}, []string{"endpoint"}),
+		SMSSentToday: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: NameSMSSentToday,
+			Help: "Messages an SMS endpoint with phone_limits or daily_budget counted today (China Standard Time, all workers), as this process last saw; 0 from 00:00.",
+		}, []string{"endpoint"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Calls, m.CallDuration, m.TokenWait, m.EffectiveRate, m.Paused, m.DeadLettered, m.Throttled)
+		reg.MustRegister(m.Calls, m.CallDuration, m.TokenWait, m.EffectiveRate, m.Paused, m.DeadLettered, m.Throttled, m.SMSSentToday)
 	}
 	return m
 }
@@ -110,4 +116,12 @@ func (m *Metrics) IncDeadLettered(endpoint, code string) {
 		return
 	}
 	m.DeadLettered.WithLabelValues(endpoint, code).Inc()
+}
+
+// SetSMSSentToday records an SMS endpoint's messages counted today.
+func (m *Metrics) SetSMSSentToday(endpoint string, n int) {
+	if m == nil {
+		return
+	}
+	m.SMSSentToday.WithLabelValues(endpoint).Set(float64(n))
 }

@@ -80,6 +80,8 @@ func New(cfg *config.Config, conn redisconn.Conn, rdb redis.UniversalClient, o O
 				Endpoint: name, Vendor: ep.Vendor, Kind: ep.Kind(), MaxRetry: ep.Retries(), QuotaPause: ep.QuotaPause,
 				Horizon: o.Horizon, ThrottleInitial: o.ThrottleInitial, ThrottleMax: o.ThrottleMax,
 				ValidateTable: func(table string) error { return tasks.ValidateTable(ep.Vendor, table) },
+				PhoneLimits:   handlers.PhoneLimits{PerMinute: ep.PhoneLimits.PerMinute, PerHour: ep.PhoneLimits.PerHour, PerDay: ep.PhoneLimits.PerDay},
+				DailyBudget:   ep.DailyBudget,
 			},
 			Limiter: handlerdeps.Limiter(bucket), DeadLetters: handlerdeps.DeadLetters(w.DLQ), Redis: rdb, Metrics: w.Metrics,
 			Log:          o.Log, // the handler adds the endpoint to every line
