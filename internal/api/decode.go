@@ -9,8 +9,8 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
-	"unicode/utf8"
 
+	"github.com/vendorq/vendorq/internal/jsonpos"
 	"github.com/vendorq/vendorq/tasks"
 )
 
@@ -86,14 +86,8 @@ func decodeStrict(b []byte, v any, prefix string) *FieldError {
 }
 
 // where renders the position of the byte at index pos (0-based) as
-// "at line L, column C (byte offset N)"; columns count characters.
-func where(b []byte, pos int64) string {
-	pos = max(0, min(pos, int64(len(b))))
-	before := b[:pos]
-	line := 1 + bytes.Count(before, []byte("\n"))
-	col := 1 + utf8.RuneCount(before[bytes.LastIndexByte(before, '\n')+1:])
-	return fmt.Sprintf("at line %d, column %d (byte offset %d)", line, col, pos)
-}
+// "at line L, column C (byte offset N)" (shared with enqueue --data).
+func where(b []byte, pos int64) string { return jsonpos.Where(b, pos) }
 
 func join(prefix, field string) string {
 	switch {

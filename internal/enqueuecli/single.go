@@ -1,12 +1,18 @@
 package enqueuecli
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/vendorq/vendorq/internal/cliexit"
+	"github.com/vendorq/vendorq/internal/jsonpos"
 	"github.com/vendorq/vendorq/internal/producer"
 	"github.com/vendorq/vendorq/tasks"
 	"github.com/vendorq/vendorq/vendorclient"
@@ -16,13 +22,25 @@ func newRecordCmd(g *globals) *cobra.Command {
 	var rc tasks.RecordCreate
 	var data string
 	cmd := &cobra.Command{
-		Use:   "record --endpoint E --table T --data JSON [--key K]",
+		Use:   "record --endpoint E --table T --data JSON|@FILE|- [--key K]",
 		Short: "Enqueue one record:create task and print its task ID",
+		Long: `Enqueue one record:create task and print its task ID. --data is the record
+as a JSON object: inline, @FILE to read it from a file, or - to read it from
+stdin (records too long for a command line; the task's limit is 256 KiB).`,
 		Example: `  enqueue record --endpoint forms --table APP_ID/ENTRY_ID --data '{"name":"Li"}' --key order-42
-  enqueue record --endpoint tables --table article --data '{"title":"hi"}'`,
+  enqueue record --endpoint tables --table article --data '{"title":"hi"}'
+  enqueue record --endpoint forms --table APP_ID/ENTRY_ID --data @record.json
+  jq -c .record order.json | enqueue record --endpoint forms --table APP_ID/ENTRY_ID --data -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rc.Data = json.RawMessage(data)
+			b, err := readData(data, g.env.Stdin)
+			if err != nil {
+				return err
+			}
+			if err := checkJSON(b); err != nil {
+				return err
+			}
+			rc.Data = json.RawMessage(b)
 			s, err := g.open(cmd.Context())
 			if err != nil {
 				return err
@@ -34,7 +52,7 @@ func newRecordCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&rc.Endpoint, "endpoint", "", "endpoint name from the config (required)")
 	cmd.Flags().StringVar(&rc.Table, "table", "", vendorclient.TableForms()+" (required)")
-	cmd.Flags().StringVar(&data, "data", "", "the record as a JSON object (required)")
+	cmd.Flags().StringVar(&data, "data", "", "the record as a JSON object, @FILE or - (stdin) (required)")
 	cmd.Flags().StringVar(&rc.Key, "key", "", "idempotency key: the same key on the same endpoint is enqueued once")
 	for _, f := range []string{"endpoint", "table", "data"} {
 		_ = cmd.MarkFlagRequired(f)
@@ -76,6 +94,63 @@ func newSMSCmd(g *globals) *cobra.Command {
 		_ = cmd.MarkFlagRequired(f)
 	}
 	return cmd
+}
+
+// readData resolves --data: inline JSON, @FILE or - (stdin). More than
+// the payload limit is not read: the task would be refused anyway.
+func readData(data string, stdin io.Reader) ([]byte, error) {
+	var r io.Reader
+	var from string
+	switch {
+	case data == "-":
+		r, from = stdin, "stdin"
+	case strings.HasPrefix(data, "@"):
+		f, err := os.Open(data[1:])
+		if err != nil {
+			return nil, fail(cliexit.Usage, "--data %s: %v", data, err)
+		}
+		defer f.Close()
+		r, from = f, data[1:]
+	default:
+		return []byte(data), nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r, tasks.MaxPayloadBytes+1))
+	if err != nil {
+		return nil, fail(cliexit.Usage, "--data: reading %s: %v", from, err)
+	}
+	if len(b) > tasks.MaxPayloadBytes {
+		return nil, &tasks.FieldError{Field: "data", Reason: fmt.Sprintf("%s holds more than the %d-byte payload limit", from, tasks.MaxPayloadBytes)}
+	}
+	return b, nil
+}
+
+// checkJSON says where malformed JSON breaks (line, column, byte offset),
+// as the HTTP API does; well-formed JSON is left to the task's own rules
+// (a JSON object, UTF-8).
+func checkJSON(b []byte) error {
+	if json.Valid(b) {
+		return nil
+	}
+	bad := func(reason string) error {
+		return &tasks.FieldError{Field: "data", Reason: "malformed JSON: " + reason}
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var v json.RawMessage
+	err := dec.Decode(&v)
+	var syn *json.SyntaxError
+	switch {
+	case err == nil:
+		end := dec.InputOffset()
+		rest := bytes.TrimLeft(b[min(end, int64(len(b))):], " \t\r\n")
+		return bad("unexpected data after the JSON value " + jsonpos.Where(b, int64(len(b)-len(rest))))
+	case errors.Is(err, io.EOF):
+		return nil // blank: "is required"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return bad("truncated, input ends " + jsonpos.Where(b, int64(len(b))))
+	case errors.As(err, &syn):
+		return bad(fmt.Sprintf("%v %s", syn, jsonpos.Where(b, syn.Offset-1)))
+	}
+	return bad(err.Error())
 }
 
 // report prints the task ID (stdout) or why there is none. A duplicate is
