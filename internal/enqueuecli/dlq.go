@@ -1,9 +1,12 @@
 package enqueuecli
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -20,6 +23,8 @@ type dlqFlags struct {
 	asJSON     bool
 	limit      int
 	showPhones bool
+	all, yes   bool // purge without a target
+	keepKeys   bool // purge keeps the dedupe markers
 }
 
 func newDLQCmd(g *globals) *cobra.Command {
@@ -29,8 +34,10 @@ func newDLQCmd(g *globals) *cobra.Command {
 		Short: "Inspect, replay and purge dead-lettered tasks",
 		Long: `Dead letters are tasks that can never succeed (a permanent vendor answer, or
 transient failures beyond max_retry). They are kept in Redis, unbounded, until
-replayed or purged. Without --endpoint a command covers every endpoint.`,
+replayed or purged. Without --endpoint a command covers every endpoint
+(except purge, which then needs --all --yes, or asks on a terminal).`,
 	}
+	groupOnly(cmd, false)
 	cmd.PersistentFlags().StringVar(&f.endpoint, "endpoint", "", "only this endpoint")
 	cmd.PersistentFlags().StringVar(&f.id, "id", "", "only this task ID (list, replay, purge)")
 	cmd.PersistentFlags().BoolVar(&f.asJSON, "json", false, "print one JSON object per line")
@@ -47,7 +54,21 @@ id for --id from a --show-phones listing.`
 	list.Flags().IntVar(&f.limit, "limit", 0, "at most this many per endpoint (0 = all)")
 	list.Flags().BoolVar(&f.showPhones, "show-phones", false, "print phone numbers in full: the output then holds personal data (PII)")
 	replay := sub("replay", "Put dead letters back on their queue (each entry is removed once re-enqueued)", dlqReplay)
-	purge := sub("purge", "Delete dead letters for good", dlqPurge)
+	purge := sub("purge", "Delete dead letters for good (and unblock their keys)", dlqPurge)
+	purge.Long = `Delete dead letters for good: those of --endpoint, the one of --id, or with
+--all those of every endpoint. Without --endpoint or --id, purge refuses
+(exit 2) unless given --all --yes; on a terminal it asks first.
+
+A purge also deletes the purged tasks' dedupe markers, so that the fixed task
+can be enqueued again with the same --key (as a replay does); with
+--keep-keys those keys stay blocked until the config's dedupe.window ends.`
+	purge.Example = `  enqueue dlq purge --endpoint forms
+  enqueue dlq purge --endpoint sms --id otp-7781
+  enqueue dlq purge --all --yes`
+	purge.PreRunE = func(*cobra.Command, []string) error { return checkPurgeFlags(f, g.env) }
+	purge.Flags().BoolVar(&f.all, "all", false, "purge every endpoint's dead letters (needs --yes when not on a terminal)")
+	purge.Flags().BoolVar(&f.yes, "yes", false, "do not ask for confirmation")
+	purge.Flags().BoolVar(&f.keepKeys, "keep-keys", false, "keep the purged tasks' dedupe markers: their keys stay blocked for the dedupe window")
 	cmd.AddCommand(count, list, replay, purge)
 	return cmd
 }
@@ -74,15 +95,16 @@ func (g *globals) withDLQ(cmd *cobra.Command, f *dlqFlags, fn func(*cobra.Comman
 }
 
 func (g *globals) dlqEndpoints(cmd *cobra.Command, s *session, f *dlqFlags) ([]string, error) {
-	if f.endpoint != "" {
-		return []string{f.endpoint}, nil
-	}
 	known := map[string]bool{}
 	var eps []string
 	for _, n := range s.cfg.EndpointNames() {
 		known[n] = true
 		eps = append(eps, n)
 	}
+	if f.endpoint != "" && known[f.endpoint] {
+		return []string{f.endpoint}, nil
+	}
+	// Endpoints no longer configured that still have dead letters.
 	more, err := dlq.New(s.rdb).Endpoints(cmd.Context())
 	if err != nil {
 		return nil, fail(cliexit.Redis, "%v", err)
@@ -91,8 +113,25 @@ func (g *globals) dlqEndpoints(cmd *cobra.Command, s *session, f *dlqFlags) ([]s
 		if !known[n] {
 			eps = append(eps, n)
 		}
+		known[n] = true
+	}
+	if f.endpoint != "" {
+		if !known[f.endpoint] {
+			return nil, unknownEndpoint(f.endpoint, s.cfg.EndpointNames())
+		}
+		return []string{f.endpoint}, nil
 	}
 	return eps, nil
+}
+
+// unknownEndpoint is the usage error for --endpoint name, naming the
+// configured endpoints and the closest of them when it is a likely typo.
+func unknownEndpoint(name string, configured []string) error {
+	msg := fmt.Sprintf("--endpoint: unknown endpoint %q (configured: %s)", name, strings.Join(configured, ", "))
+	if c := closest(name, configured); c != "" {
+		msg += fmt.Sprintf("; did you mean %q?", c)
+	}
+	return fail(cliexit.Usage, "%s", msg)
 }
 
 func dlqCount(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
@@ -203,12 +242,37 @@ func dlqReplay(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
 	return nil
 }
 
+// checkPurgeFlags refuses, before anything is opened, a purge that would
+// cover every endpoint without being asked for (--all --yes) and where
+// nobody can be asked (no terminal).
+func checkPurgeFlags(f *dlqFlags, env *Env) error {
+	targeted := f.endpoint != "" || f.id != ""
+	switch {
+	case f.all && f.endpoint != "":
+		return fail(cliexit.Usage, "--all and --endpoint exclude each other")
+	case f.all && f.id != "":
+		return fail(cliexit.Usage, "--all and --id exclude each other (--id purges one dead letter)")
+	case targeted || f.all && f.yes || env.interactive():
+		return nil
+	case f.all:
+		return fail(cliexit.Usage, "dlq purge --all deletes the dead letters of every endpoint: add --yes to confirm (not on a terminal, so nobody can be asked)")
+	}
+	return fail(cliexit.Usage, "dlq purge needs a target: --endpoint E, --id ID, or --all --yes to delete the dead letters of every endpoint")
+}
+
 func dlqPurge(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
-	store, eps := d.store, d.eps
+	ctx, store, eps := cmd.Context(), d.store, d.eps
+	opts := dlq.PurgeOptions{KeepKeys: f.keepKeys}
+	if f.endpoint == "" && f.id == "" && !f.yes {
+		ok, err := confirmPurgeAll(cmd, store, eps)
+		if err != nil || !ok {
+			return err
+		}
+	}
 	var purged int64
 	for _, ep := range eps {
 		if f.id != "" {
-			ok, err := store.Remove(cmd.Context(), ep, f.id)
+			ok, err := store.PurgeOne(ctx, ep, f.id, opts)
 			if err != nil {
 				return fail(cliexit.Redis, "%v", err)
 			}
@@ -217,14 +281,47 @@ func dlqPurge(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
 			}
 			continue
 		}
-		n, err := store.Purge(cmd.Context(), ep)
+		n, err := store.PurgeWith(ctx, ep, opts)
+		purged += n
 		if err != nil {
+			fmt.Fprintf(cmd.OutOrStdout(), "purged=%d\n", purged)
 			return fail(cliexit.Redis, "%v", err)
 		}
-		purged += n
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "purged=%d\n", purged)
+	if f.id != "" && purged == 0 {
+		return fail(cliexit.Failed, "no dead letter with id %q", f.id)
+	}
 	return nil
+}
+
+// errDeclined: the operator answered no; nothing was deleted.
+var errDeclined = fail(cliexit.Failed, "purge cancelled: nothing deleted")
+
+// confirmPurgeAll asks on the terminal before every endpoint's dead letters
+// go; with none there is nothing to ask (and it reports true).
+func confirmPurgeAll(cmd *cobra.Command, store *dlq.Store, eps []string) (bool, error) {
+	var total int64
+	for _, ep := range eps {
+		n, err := store.Count(cmd.Context(), ep)
+		if err != nil {
+			return false, fail(cliexit.Redis, "%v", err)
+		}
+		total += n
+	}
+	if total == 0 {
+		return true, nil
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "purge %d dead letters of every endpoint? [y/N] ", total)
+	line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, fail(cliexit.Usage, "reading the answer: %v", err)
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, errDeclined
 }
 
 // maskEntry masks phones wherever a dead letter carries them: its id (a

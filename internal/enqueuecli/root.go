@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -27,7 +28,19 @@ type Env struct {
 	Stdout     io.Writer
 	Stderr     io.Writer
 	Getenv     func(string) string
-	IsTerminal func(w io.Writer) bool // stderr is a terminal (progress bar)
+	IsTerminal func(w io.Writer) bool // w is a terminal (stderr: progress bar; stdin and stderr: confirmations)
+}
+
+// interactive reports whether someone can be asked: stderr is a terminal,
+// and so is stdin when it is a file (a pipe or a redirect is nobody).
+func (e *Env) interactive() bool {
+	if !e.IsTerminal(e.Stderr) {
+		return false
+	}
+	if w, ok := e.Stdin.(io.Writer); ok {
+		return e.IsTerminal(w)
+	}
+	return true
 }
 
 // fail formats an error that ends the command with exit code code.
@@ -53,6 +66,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 	redisconn.RouteLogs(zerolog.Nop())
 	root := newRoot(&env)
 	root.SetArgs(args)
+	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	err := root.ExecuteContext(ctx)
@@ -85,11 +99,84 @@ Exit codes: 0 ok; 1 some rows/tasks rejected; 2 usage or config error;
 	root.PersistentFlags().StringVar(&g.config, "config", "", "config file (default $VENDORQ_CONFIG, then ./vendorq.yaml)")
 	root.PersistentFlags().StringVar(&g.redisURL, "redis", "", "Redis URL; overrides $REDIS_URL and the config's redis.url")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fail(cliexit.Usage, "%v", err) })
+	groupOnly(root, true)
 	root.AddCommand(newRecordCmd(g), newSMSCmd(g), newDLQCmd(g))
 	for _, extra := range extraCommands {
 		root.AddCommand(extra(g))
 	}
 	return root
+}
+
+// groupOnly makes cmd, which only groups subcommands, refuse anything else
+// as a usage error (exit 2) with a suggestion. Without it cobra prints the
+// help and exits 0 for `enqueue dlq replya`, as if the typo had worked.
+// Bare, cmd prints its help (bareHelp) or refuses too.
+func groupOnly(cmd *cobra.Command, bareHelp bool) {
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.SuggestionsMinimumDistance = 2 // cobra's default, which only its own (root) check sets
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			if bareHelp {
+				return c.Help()
+			}
+			return fail(cliexit.Usage, "%q needs a command: one of %s (see %s --help)", c.CommandPath(), strings.Join(subcommandNames(c), ", "), c.CommandPath())
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf("; did you mean %q?", s[0])
+		} else {
+			msg += "; commands: " + strings.Join(subcommandNames(c), ", ")
+		}
+		return fail(cliexit.Usage, "%s", msg)
+	}
+}
+
+func subcommandNames(c *cobra.Command) []string {
+	var names []string
+	for _, sub := range c.Commands() {
+		if sub.IsAvailableCommand() && sub.Name() != "help" && sub.Name() != "completion" {
+			names = append(names, sub.Name())
+		}
+	}
+	return names
+}
+
+// closest is the candidate nearest to s when it is a likely typo of it
+// (at most 2 edits, or one a prefix of the other), else "".
+func closest(s string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		d := editDistance(strings.ToLower(s), strings.ToLower(c))
+		if strings.HasPrefix(c, s) || strings.HasPrefix(s, c) {
+			d = min(d, 1)
+		}
+		if d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b, in runes.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
 }
 
 // extraCommands lets other files of this package add subcommands (import).

@@ -74,7 +74,13 @@ every worker process. SIGTERM/SIGINT drain gracefully.
   worker --config vendorq.yaml --dashboard 127.0.0.1:8080
 
 Exit codes: 0 ok; 1 runtime failure; 2 usage or config error; 3 Redis unreachable.`,
-		Args:          cobra.NoArgs,
+		// An argument is a usage error (2), not a runtime failure (1).
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.NoArgs(cmd, args); err != nil {
+				return cliexit.Wrap(cliexit.Usage, err)
+			}
+			return nil
+		},
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
