@@ -263,7 +263,8 @@ func checkPurgeFlags(f *dlqFlags, env *Env) error {
 func dlqPurge(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
 	ctx, store, eps := cmd.Context(), d.store, d.eps
 	opts := dlq.PurgeOptions{KeepKeys: f.keepKeys}
-	if f.endpoint == "" && f.id == "" && !f.yes {
+	consented := f.all && f.yes // --yes alone is not consent to every endpoint
+	if f.endpoint == "" && f.id == "" && !consented {
 		ok, err := confirmPurgeAll(cmd, store, eps)
 		if err != nil || !ok {
 			return err

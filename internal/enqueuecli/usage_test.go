@@ -125,6 +125,13 @@ func TestPurgeEverythingNeedsConsent(t *testing.T) {
 			t.Fatalf("answer %q deleted: %d of 3 left", answer, n)
 		}
 	}
+	// --yes alone is not --all --yes: still asked; --all alone is asked too.
+	for _, extra := range [][]string{{"--yes"}, {"--all"}} {
+		code, out, errs := cliIn(t, strings.NewReader("n\n"), true, append(base, extra...)...)
+		if code != cliexit.Failed || !strings.Contains(errs, "[y/N]") || total() != 3 {
+			t.Fatalf("%v on a terminal: exit %d, stdout %q, stderr %q, %d of 3 left", extra, code, out, errs, total())
+		}
+	}
 	if code, out, errs := cliIn(t, strings.NewReader("Y\n"), true, base...); code != 0 || out != "purged=3\n" || !strings.Contains(errs, "[y/N]") {
 		t.Fatalf("answer y: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
