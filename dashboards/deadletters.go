@@ -43,6 +43,8 @@ type DeadLetters interface {
 	ReplayOne(ctx context.Context, endpoint, id string) (bool, error)
 	// ReplayAll replays every entry of endpoint and says how many.
 	ReplayAll(ctx context.Context, endpoint string) (int64, error)
-	// Purge deletes every entry of endpoint and says how many there were.
+	// Purge deletes every entry of endpoint and says how many there were;
+	// it also clears their dedupe markers, so that a fixed task with the
+	// same key can be enqueued again.
 	Purge(ctx context.Context, endpoint string) (int64, error)
 }
