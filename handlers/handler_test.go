@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vendorq/vendorq/handlers"
+	"github.com/vendorq/vendorq/internal/config"
 	"github.com/vendorq/vendorq/internal/dlq"
 	"github.com/vendorq/vendorq/internal/handlerdeps"
 	"github.com/vendorq/vendorq/internal/itest"
@@ -237,8 +238,7 @@ func TestRetryDelayAndIsFailure(t *testing.T) {
 
 // A keyed task leaves a dedupe marker when it finishes (so a producer does
 // not enqueue the key again); an unkeyed one leaves its done marker too,
-// under its random id (rerun_test.go checks both lifetimes), and neither
-// leaves attempt bookkeeping behind.
+// under its random id, and neither leaves attempt bookkeeping behind.
 func TestDoneMarkerForEveryTask(t *testing.T) {
 	v := &script{}
 	r := start(t, v, 0, 30*time.Second)
@@ -260,9 +260,11 @@ func TestDoneMarkerForEveryTask(t *testing.T) {
 	if err != nil || !slices.Equal(marks, want) {
 		t.Fatalf("markers %v %v, want %v", marks, err, want)
 	}
-	for _, m := range marks {
-		if ttl := r.rdb.TTL(ctx, m).Val(); ttl <= 0 {
-			t.Fatalf("marker %s without expiry: %v", m, ttl)
+	// keyed: dedupe.window (producers refuse the key meanwhile); unkeyed: a
+	// day, enough for any re-run after a lost acknowledgement.
+	for m, life := range map[string]time.Duration{"vq:dd:forms:k1": config.DefaultDedupeWindow, "vq:dd:forms:" + info.ID: 24 * time.Hour} {
+		if ttl := r.rdb.TTL(ctx, m).Val(); ttl < life-time.Minute || ttl > life {
+			t.Fatalf("marker %s: TTL %v, want about %v", m, ttl, life)
 		}
 	}
 	if n := r.rdb.HLen(ctx, "vq:{forms}:attempts").Val(); n != 0 {
