@@ -30,7 +30,9 @@ import (
 
 // Sentinel errors, wrapped in dead letters and hand-backs.
 var (
-	ErrPhoneCap    = errors.New("phone over its phone_limits")
+	// ErrPhoneCap: phones were not messaged, being over their phone_limits.
+	ErrPhoneCap = errors.New("phone over its phone_limits")
+	// ErrDailyBudget: the endpoint's daily_budget is spent; the task waits for 00:00 CST.
 	ErrDailyBudget = errors.New("daily_budget spent")
 )
 
@@ -63,8 +65,7 @@ func newSpender(d Deps, p Policy) (*spender, error) {
 
 // spendCheck is the verdict on one phone before its call.
 type spendCheck struct {
-	capped bool        // over a phone limit: park it, call nothing
-	window string      // which limit (per_minute, per_hour, per_day)
+	capped bool        // over a phone limit (logged with which): park it, call nothing
 	hold   *spend.Hold // the count taken for it (nil: none, or taken by an earlier run)
 }
 
@@ -84,7 +85,7 @@ func (r *run) checkSpend(ctx context.Context, m vendorclient.SMS) (spendCheck, e
 	switch res.Verdict {
 	case spend.PhoneCapped:
 		r.log.Warn().Str("phone", tasks.MaskPhone(m.Phone)).Str("code", CodePhoneCap).Str("limit", res.Window).Msg("phone over its limit: not messaged")
-		return spendCheck{capped: true, window: res.Window}, nil
+		return spendCheck{capped: true}, nil
 	case spend.BudgetSpent:
 		return spendCheck{}, r.budgetSpent(ctx, res)
 	}

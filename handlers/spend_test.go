@@ -340,3 +340,25 @@ func TestSpendRoundTrips(t *testing.T) {
 		}
 	}
 }
+
+func TestSpendBoundsAreForSMSEndpointsOnly(t *testing.T) {
+	rdb := srv.Client(t, srv.FreshDB(t))
+	base := handlers.Deps{
+		Records: &script{}, Limiter: handlerdeps.Limiter(ratelimit.New(rdb, "forms", 10, 1, ratelimit.Tuning{})),
+		DeadLetters: handlerdeps.DeadLetters(dlq.New(rdb)), Redis: rdb, Log: zerolog.Nop(),
+	}
+	for name, pol := range map[string]handlers.Policy{
+		"record endpoint": {Endpoint: "forms", Vendor: "baibaoyun", Kind: vendorclient.KindRecord, DailyBudget: 5},
+		"negative":        {Endpoint: "sms", Vendor: "caihcom", Kind: vendorclient.KindSMS, PhoneLimits: handlers.PhoneLimits{PerHour: -1}},
+	} {
+		d := base
+		d.Policy, d.SMS = pol, smsNop{}
+		if _, err := handlers.New(d); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+type smsNop struct{}
+
+func (smsNop) Send(context.Context, vendorclient.SMS) error { return nil }
