@@ -1,0 +1,22 @@
+package handlers
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vendorq/vendorq/internal/itest"
+)
+
+// vendorq_sms_sent_today drops to 0 at 00:00 CST even when no message comes
+// by, and a later count moves the reset to the next midnight.
+func TestDayGaugeDropsAtMidnight(t *testing.T) {
+	var v atomic.Int64
+	g := &dayGauge{set: func(n int) { v.Store(int64(n)) }}
+	g.show(5, time.Hour)
+	g.show(7, 50*time.Millisecond) // the later check's midnight wins
+	if v.Load() != 7 {
+		t.Fatalf("gauge %d, want 7", v.Load())
+	}
+	itest.Eventually(t, 5*time.Second, func() (bool, string) { return v.Load() == 0, "gauge not back to 0 after midnight" })
+}
