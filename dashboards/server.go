@@ -111,7 +111,9 @@ func New(o Options) (*Server, error) {
 		tokens: tokens, tmpl: pages, log: o.Log, now: time.Now,
 	}
 	mux := http.NewServeMux()
-	mux.Handle(MonitoringPath+"/", maskAPI(mon))
+	bar := &monBar{store: o.DeadLetters, endpoints: o.Endpoints, log: o.Log} // monbanner.go
+	mux.Handle(MonitoringPath+"/", bar.wrap(maskAPI(mon)))
+	mux.HandleFunc("GET "+DLQCountPath, bar.serveCount)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	mux.HandleFunc("GET /dlq", view.serveList)
 	mux.HandleFunc("POST /dlq/replay", view.serveReplay)

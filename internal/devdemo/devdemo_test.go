@@ -107,3 +107,68 @@ func TestRunEnqueuesOnEveryEndpoint(t *testing.T) {
 		t.Error("no SMS to BadPhone was enqueued (the demo's dead letter)")
 	}
 }
+
+// OnFirstBurst runs once, after the first forms burst (40 tasks) and before
+// the second: forms then holds exactly the first burst.
+func TestOnFirstBurstRunsOnceBetweenTheFirstTwoBursts(t *testing.T) {
+	rs := redistest.MustStart(t, redistest.Options{})
+	sim := vendorsim.New(devdemo.SimConfig())
+	hs := httptest.NewServer(sim)
+	defer hs.Close()
+	cfg, err := devdemo.Config(hs.URL, rs.URL(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := redisconn.Parse(cfg.Redis.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := conn.NewClient()
+	defer rdb.Close()
+	client := asynq.NewClient(conn.Asynq)
+	defer client.Close()
+	insp := asynq.NewInspector(conn.Asynq)
+	defer insp.Close()
+	calls := make(chan int, 4) // forms tasks at each call
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- devdemo.Run(ctx, devdemo.Options{
+			Producer: producer.New(cfg, client, rdb), Sim: sim, Log: zerolog.Nop(), Tick: time.Millisecond,
+			OnFirstBurst: func() {
+				qi, err := insp.GetQueueInfo(devdemo.EndpointForms)
+				if err != nil {
+					calls <- -1
+					return
+				}
+				calls <- qi.Size
+			},
+		})
+	}()
+	select {
+	case n := <-calls:
+		if n != 40 {
+			t.Errorf("OnFirstBurst ran with %d forms tasks queued, want the first burst's 40", n)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("OnFirstBurst did not run within 30s (at 1ms ticks it is due after 40)")
+	}
+	// Well past the third burst (tick 80): no second call.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		qi, err := insp.GetQueueInfo(devdemo.EndpointForms)
+		if err == nil && qi.Size > 120 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the generator did not reach its fourth burst within 30s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if len(calls) != 0 {
+		t.Errorf("OnFirstBurst ran %d more times", len(calls))
+	}
+}

@@ -25,6 +25,12 @@ type Options struct {
 	// `worker --dev --redis URL` on the same Redis is not all duplicates.
 	// Default: the start time.
 	RunID string
+	// OnFirstBurst, when set, runs once (on Run's goroutine) when the first
+	// forms burst has had its period: formsBurstEvery ticks (10s) after it
+	// was enqueued, by when it has drained (~8s at 5/s) and its log lines
+	// are out, just before the second burst. worker --dev prints its banner
+	// again there, so that the links do not scroll away.
+	OnFirstBurst func()
 }
 
 // Schedule, in ticks of 250ms.
@@ -63,6 +69,9 @@ func Run(ctx context.Context, o Options) error {
 	t := time.NewTicker(o.Tick)
 	defer t.Stop()
 	for n := 0; ; n++ {
+		if n == formsBurstEvery && o.OnFirstBurst != nil {
+			o.OnFirstBurst()
+		}
 		g.tick(ctx, n)
 		select {
 		case <-ctx.Done():

@@ -57,6 +57,7 @@ type Worker struct {
 	buckets map[string]*ratelimit.Bucket
 	mu      sync.Mutex
 	started bool
+	unwatch func() // stops the pause watcher (pausewatch.go)
 }
 
 // New builds (but does not start) the worker for cfg.
@@ -156,6 +157,7 @@ func (w *Worker) Start() error {
 		w.log.Info().Str("endpoint", name).Str("vendor", ep.Vendor).Float64("rate", ep.Rate).Int("concurrency", ep.Concurrency).Msg("serving endpoint")
 	}
 	w.started = true
+	w.unwatch = w.startPauseWatch()
 	return nil
 }
 
@@ -167,6 +169,7 @@ func (w *Worker) Shutdown() {
 	if !w.started {
 		return
 	}
+	w.unwatch()
 	var wg sync.WaitGroup
 	for _, s := range w.servers {
 		wg.Add(1)

@@ -28,16 +28,14 @@ const devShutdownTimeout = 5 * time.Second
 
 // runDev is `worker --dev`: embedded Redis (unless --redis), the vendor
 // simulator in-process, the demo config, demo tasks flowing and the
-// dashboard, all in one process that needs nothing but Go.
-func runDev(ctx context.Context, f *Flags, env Env, log zerolog.Logger) error {
-	if f.LogFormat == "auto" {
-		// Readable logs even when stderr is not a terminal (go run, make dev | tee).
-		l, err := NewLogger(env.Stderr, "console", f.LogLevel, env.IsTerminal(env.Stderr))
-		if err != nil {
-			return err
-		}
-		log = l
+// dashboard, all in one process that needs nothing but Go. It logs through
+// its own logger (devLogger), not the one run built.
+func runDev(ctx context.Context, f *Flags, env Env, _ zerolog.Logger) error {
+	log, closeLog, err := devLogger(f, env)
+	if err != nil {
+		return err
 	}
+	defer closeLog()
 	if f.Config != "" {
 		return fail(cliexit.Usage, "--dev runs its own demo config against the built-in simulator; drop --config (or drop --dev to serve your config)")
 	}
@@ -69,7 +67,12 @@ func runDev(ctx context.Context, f *Flags, env Env, log zerolog.Logger) error {
 			genDone := make(chan struct{})
 			go func() {
 				defer close(genDone)
-				_ = devdemo.Run(ctx, devdemo.Options{Producer: producer.New(cfg, client, s.rdb), Sim: sim, Log: log})
+				_ = devdemo.Run(ctx, devdemo.Options{
+					Producer: producer.New(cfg, client, s.rdb), Sim: sim, Log: log,
+					// Again once the first burst's lines are out, so
+					// that the links are on screen.
+					OnFirstBurst: func() { printDevBanner(env.Stdout, s.dashboardAddr, redisNote, simURL) },
+				})
 			}()
 			return func() {
 				<-genDone
@@ -77,6 +80,34 @@ func runDev(ctx context.Context, f *Flags, env Env, log zerolog.Logger) error {
 			}
 		},
 	})
+}
+
+// devLogger is --dev's logger: console lines even when stderr is not a
+// terminal (go run, make dev | tee) unless --log-format json, and at
+// --log-level info the successful calls summarised per endpoint every
+// devSummaryEvery (devlog.go) instead of one line each; --log-level debug
+// shows every line. close writes the last summary.
+func devLogger(f *Flags, env Env) (log zerolog.Logger, closeLog func(), err error) {
+	terminal := env.IsTerminal(env.Stderr)
+	out := env.Stderr
+	if f.LogFormat != "json" {
+		out = zerolog.ConsoleWriter{Out: env.Stderr, TimeFormat: time.TimeOnly, NoColor: !terminal}
+	}
+	closeLog = func() {}
+	if f.LogLevel == zerolog.LevelInfoValue {
+		sw := newSummaryWriter(out, devSummaryEvery)
+		out, closeLog = sw, sw.Close
+	}
+	// The writer is ours: NewLogger only checks the level and sets it.
+	log, err = NewLogger(out, "json", f.LogLevel, terminal)
+	if err != nil {
+		closeLog()
+		return zerolog.Nop(), nil, err
+	}
+	if f.LogLevel == zerolog.LevelInfoValue {
+		log.Info().Dur("every_ms", devSummaryEvery).Msg("dev: successful calls are summarised per endpoint every 5s; --log-level debug shows each")
+	}
+	return log, closeLog, nil
 }
 
 // devRedis returns the Redis to use: --redis when given, else an embedded

@@ -1,0 +1,99 @@
+package worker_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/vendorq/vendorq/internal/redisconn"
+	"github.com/vendorq/vendorq/internal/vendorsim"
+	"github.com/vendorq/vendorq/internal/worker"
+)
+
+// A pause set in Redis (as any worker of the fleet sets it) is logged when
+// it starts, when it is extended and when it ends, against a real
+// redis-server.
+//
+// Margins: the watcher looks every second, so a pause of 1.5 s is seen
+// with 0.5 s to spare for scheduling; it looks again when the pause is due
+// (+20 ms), and the test allows 3 s past the end for "resumed".
+func TestPauseWatcherLogsStartExtensionAndEnd(t *testing.T) {
+	e := newEnv(t, srv, vendorsim.DefaultConfig(), nil, "tables", "gjy", "sms")
+	var logs syncLog
+	conn, _ := redisconn.Parse(e.rurl)
+	rdb := conn.NewClient()
+	t.Cleanup(func() { _ = rdb.Close() })
+	w, err := worker.New(e.cfg, conn, rdb, worker.Options{Log: zerolog.New(&logs), ShutdownTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Shutdown)
+	ctx := context.Background()
+	b := w.Bucket("forms")
+	seen := func(what string, by time.Time) time.Time {
+		t.Helper()
+		for !strings.Contains(logs.String(), what) {
+			if time.Now().After(by) {
+				t.Fatalf("no %q logged in time; logs:\n%s", what, logs.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		return time.Now()
+	}
+
+	if err := b.Pause(ctx, 1500*time.Millisecond, "test quota"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	seen(`"message":"endpoint paused`, start.Add(1500*time.Millisecond))
+	if !strings.Contains(logs.String(), `"endpoint":"forms"`) || !strings.Contains(logs.String(), `"until":`) {
+		t.Errorf("the pause line lacks the endpoint or its end:\n%s", logs.String())
+	}
+	// Longer now: said once, and the end moves.
+	if err := b.Pause(ctx, 2500*time.Millisecond, "test quota"); err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now().Add(2500 * time.Millisecond)
+	seen(`"message":"endpoint pause extended"`, end)
+	at := seen(`"message":"endpoint resumed`, end.Add(3*time.Second))
+	if at.Before(end.Add(-50 * time.Millisecond)) {
+		t.Errorf("resumed logged %v before the pause ended", end.Sub(at))
+	}
+	out := logs.String()
+	if strings.Count(out, "endpoint paused") != 1 || strings.Count(out, "endpoint resumed") != 1 || strings.Count(out, "pause extended") != 1 {
+		t.Errorf("want one paused, one extended, one resumed line:\n%s", out)
+	}
+	if strings.Index(out, "endpoint paused") > strings.Index(out, "endpoint resumed") {
+		t.Errorf("resumed before paused:\n%s", out)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if strings.Contains(l, "pause") && !strings.Contains(l, `"level":"warn"`) {
+			t.Errorf("pause line not at warn: %s", l)
+		}
+	}
+}
+
+// syncLog collects log lines from the worker's goroutines.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncLog) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncLog) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
