@@ -1,6 +1,7 @@
 // Package dashboards is vendorq's operator surface: one HTTP handler that
-// serves asynqmon's embedded UI at /monitoring/, a dead-letter view at /dlq,
-// Prometheus metrics at /metrics and a health check at /healthz, behind
+// serves asynqmon's embedded UI at /monitoring/ (with a bar linking to the
+// dead-letter count, monbanner.go), a dead-letter view at /dlq and its count
+// as JSON at /dlq/count, Prometheus metrics at /metrics and a health check at /healthz, behind
 // optional basic-auth or bearer credentials (failed logins throttled per
 // client), optionally read-only, with phone numbers masked in everything
 // it shows. Every page but /healthz answers only to allowed Host names
