@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/vendorq/vendorq/internal/keys"
 )
@@ -59,25 +60,35 @@ func (r *run) attempts(ctx context.Context) (int, time.Time) {
 // finishPatience, detached from the task's context (a Redis blip or
 // failover must not cost the marker).
 func (r *run) finish(ctx context.Context) bool {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishPatience)
-	defer cancel()
 	ttl := doneTTL
 	if r.keyed {
 		ttl = r.h.d.DedupeWindow
 	}
-	b := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond), backoff.WithMaxInterval(2*time.Second)), ctx)
-	err := backoff.Retry(func() error {
-		pipe := r.h.d.Redis.Pipeline()
+	err := r.mustRecord(ctx, func(ctx context.Context, pipe redis.Pipeliner) {
 		pipe.Set(ctx, keys.Dedupe(r.h.ep, r.id), "1", ttl)
 		pipe.HDel(ctx, keys.Attempts(r.h.ep), r.id+":first", r.id+":calls")
-		_, err := pipe.Exec(ctx)
-		return err
-	}, b)
+	})
 	if err != nil {
 		r.log.Warn().Err(err).Msg("task done but its done marker could not be written: a re-run after a lost acknowledgement, or the same key enqueued again, would call the vendor again")
 		return false
 	}
 	return true
+}
+
+// mustRecord writes what a vendor call that already happened leaves behind
+// (a done marker, a delivered phone): the call cannot be undone, so the
+// write is retried for up to finishPatience, detached from the task's
+// context, so that a Redis blip or failover does not cost it.
+func (r *run) mustRecord(ctx context.Context, write func(context.Context, redis.Pipeliner)) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishPatience)
+	defer cancel()
+	b := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond), backoff.WithMaxInterval(2*time.Second)), ctx)
+	return backoff.Retry(func() error {
+		pipe := r.h.d.Redis.Pipeline()
+		write(ctx, pipe)
+		_, err := pipe.Exec(ctx)
+		return err
+	}, b)
 }
 
 // alreadyDone reports whether an earlier run of this task finished it (its

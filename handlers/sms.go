@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/vendorq/vendorq/internal/keys"
 	"github.com/vendorq/vendorq/tasks"
 	"github.com/vendorq/vendorq/vendorclient"
@@ -81,12 +82,14 @@ func (r *run) sms(ctx context.Context) error {
 		case refusal != nil: // retries spent: park what is left to do
 			return r.deadLetterRefusal(ctx, remaining(p.SMSSend, done, phone, append(refused, capped...)), refusal)
 		default:
-			pipe := r.h.d.Redis.Pipeline()
-			pipe.SAdd(ctx, sentKey, phone)
-			pipe.Expire(ctx, sentKey, smsSentTTL)
-			if _, werr := pipe.Exec(ctx); werr != nil {
-				// Delivered but not recorded: a retry could resend. Keep
-				// going (the msgid is stable, so the gateway can dedupe) and say so.
+			werr := r.mustRecord(ctx, func(ctx context.Context, pipe redis.Pipeliner) {
+				pipe.SAdd(ctx, sentKey, phone)
+				pipe.Expire(ctx, sentKey, smsSentTTL)
+			})
+			if werr != nil {
+				// Delivered but not recorded even after finishPatience: a
+				// retry could resend. Keep going (the msgid is stable, so
+				// the gateway can dedupe) and say so.
 				log.Warn().Err(werr).Msg("sms delivered but not recorded as sent")
 			}
 			log.Info().Str("class", "ok").Dur("duration_ms", took).Int("attempt", r.attempt).Msg("sms sent")
@@ -96,8 +99,11 @@ func (r *run) sms(ctx context.Context) error {
 	if len(refused)+len(capped) > 0 {
 		return r.parkRefused(ctx, p.SMSSend, refused, capped, lastCode, lastRefusal)
 	}
-	r.finish(ctx)
-	_ = r.h.d.Redis.Del(ctx, sentKey).Err()
+	// The delivered phones are dropped only once the done marker stands:
+	// until then they are what keeps a re-run from messaging them again.
+	if r.finish(ctx) {
+		_ = r.h.d.Redis.Del(ctx, sentKey).Err()
+	}
 	return nil
 }
 
