@@ -197,3 +197,12 @@ func (d Descriptor) CheckTable(table string) error {
 	}
 	return d.ValidateTable(table)
 }
+
+// records wraps a record constructor's result, so that a failed
+// constructor never leaves a typed nil in Client.Records.
+func records[C RecordCreator](c C, err error) (Client, error) {
+	if err != nil {
+		return Client{}, err
+	}
+	return Client{Records: c}, nil
+}

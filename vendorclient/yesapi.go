@@ -5,8 +5,10 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -257,4 +259,34 @@ func decodeYesapi(status int, h http.Header, body []byte, appSecret string) (Rec
 func untrusted(body []byte) error {
 	return &Error{Vendor: VendorYesapi, Class: ClassPermanent, Code: CodeUntrustedAnswer,
 		Message: boundMessage("_auth does not match the answer: " + string(body)), Err: ErrUntrustedAnswer}
+}
+
+func init() { Register(yesapiVendor) }
+
+var yesapiVendor = Descriptor{
+	Name: VendorYesapi, Kind: KindRecord,
+	DefaultBaseURL: yesapiDefaultBase, DefaultRate: 10,
+	TableForm: "a model_name",
+	Credentials: []Credential{
+		// The app key names the account: the client scrubs it like the secret.
+		{Key: "app_key", Required: true, Secret: true},
+		{Key: "app_secret", Required: true, Secret: true},
+	},
+	ValidateTable: validateYesapiTable,
+	New: func(s Settings) (Client, error) {
+		return records(NewYesapi(YesapiConfig{
+			BaseURL: s.BaseURL, AppKey: s.Credentials["app_key"], AppSecret: s.Credentials["app_secret"],
+			HTTPClient: s.HTTPClient, Timeout: s.Timeout,
+		}))
+	},
+}
+
+var yesapiModelRe = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
+
+// validateYesapiTable is the producer-side table check (the model_name).
+func validateYesapiTable(table string) error {
+	if !yesapiModelRe.MatchString(table) {
+		return fmt.Errorf("wants a model_name of letters, digits and _, got %q", table)
+	}
+	return nil
 }
