@@ -8,7 +8,7 @@ import (
 
 // ValidateTable checks that table has the form the endpoint's vendor
 // expects: the rule is the vendor's descriptor (Descriptor.ValidateTable in
-// vendorclient/vendors.go). An SMS vendor takes no record:create at all.
+// the vendor's own file in vendorclient). An SMS vendor takes no record:create at all.
 // Unknown vendors pass: the config rejects them.
 func ValidateTable(vendor, table string) error {
 	d, err := vendorclient.Lookup(vendor)

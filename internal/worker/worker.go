@@ -120,7 +120,7 @@ func New(cfg *config.Config, conn redisconn.Conn, rdb redis.UniversalClient, o O
 }
 
 // attachClient builds the endpoint's vendor client from its descriptor
-// (vendorclient/vendors.go): the worker names no vendor.
+// (the vendor's own file in vendorclient): the worker names no vendor.
 func attachClient(d *handlers.Deps, ep *config.Endpoint, rdb redis.UniversalClient, hc *http.Client) error {
 	desc, err := ep.Descriptor()
 	if err != nil {
