@@ -103,21 +103,28 @@ func start(t *testing.T, v vendorclient.RecordCreator, maxRetry int, horizon tim
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.client, r.in = serve(t, opt, "forms", tasks.TypeRecordCreate, 2, h)
+	return r
+}
+
+// serve runs h for taskType on queue with an asynq server that polls fast
+// and counts failures as vendorq does, and returns a client and an
+// inspector on the same database; all stop when the test ends.
+func serve(t testing.TB, opt asynq.RedisClientOpt, queue, taskType string, concurrency int, h asynq.Handler) (*asynq.Client, *asynq.Inspector) {
+	t.Helper()
 	s := asynq.NewServer(opt, asynq.Config{
-		Concurrency: 2, Queues: map[string]int{"forms": 1}, IsFailure: handlers.IsFailure, RetryDelayFunc: handlers.RetryDelay,
+		Concurrency: concurrency, Queues: map[string]int{queue: 1}, IsFailure: handlers.IsFailure, RetryDelayFunc: handlers.RetryDelay,
 		TaskCheckInterval: 20 * time.Millisecond, DelayedTaskCheckInterval: 100 * time.Millisecond, LogLevel: asynq.FatalLevel,
 	})
 	mux := asynq.NewServeMux()
-	mux.Handle(tasks.TypeRecordCreate, h)
+	mux.Handle(taskType, h)
 	if err := s.Start(mux); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Shutdown)
-	r.client = asynq.NewClient(opt)
-	t.Cleanup(func() { _ = r.client.Close() })
-	r.in = asynq.NewInspector(opt)
-	t.Cleanup(func() { _ = r.in.Close() })
-	return r
+	client, in := asynq.NewClient(opt), asynq.NewInspector(opt)
+	t.Cleanup(func() { _ = client.Close(); _ = in.Close() })
+	return client, in
 }
 
 func (r *rig) enqueue(t *testing.T, key string) {

@@ -81,7 +81,7 @@ func (r *run) checkSpend(ctx context.Context, m vendorclient.SMS) (spendCheck, e
 	if err != nil {
 		return spendCheck{}, comeBackIn(2*time.Second, err)
 	}
-	s.today.show(res.SentToday, res.ResumeIn)
+	s.today.show(res.Day, res.SentToday, res.ResumeIn)
 	switch res.Verdict {
 	case spend.PhoneCapped:
 		r.log.Warn().Str("phone", tasks.MaskPhone(m.Phone)).Str("code", CodePhoneCap).Str("limit", res.Window).Msg("phone over its limit: not messaged")
@@ -183,17 +183,33 @@ type dayGauge struct {
 	set   func(n int)
 	mu    sync.Mutex
 	timer *time.Timer
+	day   string // the CST day shown
+	n     int    // the highest count seen for it
 }
 
-func (g *dayGauge) show(n int, untilMidnight time.Duration) {
+// show shows n for day. Concurrent handlers learn their counts out of
+// order (one that took 3 may report after one that took 4), so within a
+// day the gauge only rises; a new day starts again from its own count.
+func (g *dayGauge) show(day string, n int, untilMidnight time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.set(n)
+	if day != g.day || n > g.n {
+		g.day, g.n = day, n
+		g.set(n)
+	}
 	if g.timer == nil {
-		g.timer = time.AfterFunc(untilMidnight, func() { g.set(0) })
+		g.timer = time.AfterFunc(untilMidnight, g.midnight)
 		return
 	}
 	g.timer.Reset(untilMidnight)
+}
+
+// midnight shows 0 until the new day's first count.
+func (g *dayGauge) midnight() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.day, g.n = "", 0
+	g.set(0)
 }
 
 // covers reports whether this process already shows a pause lasting at

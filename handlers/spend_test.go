@@ -58,15 +58,11 @@ func sentTo(sim *vendorsim.Sim, phone string) int {
 	return n
 }
 
+// smsRig is a rig serving the SMS endpoint through the real simulator.
 type smsRig struct {
-	rdb     *redis.Client
-	client  *asynq.Client
-	in      *asynq.Inspector
-	dlq     *dlq.Store
-	bucket  *ratelimit.Bucket
-	metrics *metrics.Metrics
-	sim     *vendorsim.Sim
-	trips   *tripCounter
+	rig
+	sim   *vendorsim.Sim
+	trips *tripCounter
 }
 
 // startSMS serves endpoint "sms" (caihcom, the real simulator over
@@ -93,7 +89,7 @@ func startSMS(t testing.TB, limits handlers.PhoneLimits, budget int, clk *fakeCl
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &smsRig{rdb: rdb, dlq: dlq.New(rdb), bucket: ratelimit.New(rdb, "sms", 1000, 1, ratelimit.Tuning{}), metrics: metrics.New(nil), sim: sim, trips: trips}
+	r := &smsRig{rig: rig{rdb: rdb, dlq: dlq.New(rdb), bucket: ratelimit.New(rdb, "sms", 1000, 1, ratelimit.Tuning{}), metrics: metrics.New(nil)}, sim: sim, trips: trips}
 	var now func() time.Time
 	if clk != nil {
 		now = clk.now
@@ -109,20 +105,7 @@ func startSMS(t testing.TB, limits handlers.PhoneLimits, budget int, clk *fakeCl
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := asynq.NewServer(opt, asynq.Config{
-		Concurrency: 4, Queues: map[string]int{"sms": 1}, IsFailure: handlers.IsFailure, RetryDelayFunc: handlers.RetryDelay,
-		TaskCheckInterval: 20 * time.Millisecond, DelayedTaskCheckInterval: 100 * time.Millisecond, LogLevel: asynq.FatalLevel,
-	})
-	mux := asynq.NewServeMux()
-	mux.Handle(tasks.TypeSMSSend, h)
-	if err := s.Start(mux); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Shutdown)
-	r.client = asynq.NewClient(opt)
-	t.Cleanup(func() { _ = r.client.Close() })
-	r.in = asynq.NewInspector(opt)
-	t.Cleanup(func() { _ = r.in.Close() })
+	r.client, r.in = serve(t, opt, "sms", tasks.TypeSMSSend, 4, h)
 	return r
 }
 

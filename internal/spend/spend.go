@@ -61,6 +61,8 @@ type Result struct {
 	// SentToday is the endpoint's messages counted today, this one included
 	// when it was allowed.
 	SentToday int
+	// Day is the CST calendar day SentToday counts (YYYYMMDD).
+	Day string
 	// ResumeIn is the time left until 00:00 CST, when a new day (and
 	// budget) begins.
 	ResumeIn time.Duration
@@ -114,7 +116,7 @@ func (c *Counter) Take(ctx context.Context, msgID, phone string) (Result, error)
 	if len(res) != 3 {
 		return Result{}, fmt.Errorf("%w: endpoint %s: unexpected answer %v", ErrRedis, c.endpoint, res)
 	}
-	r := Result{SentToday: int(res[1]), ResumeIn: w.dayLeft}
+	r := Result{SentToday: int(res[1]), Day: w.day, ResumeIn: w.dayLeft}
 	switch res[0] {
 	case 0:
 		r.Hold = &Hold{c: c, keys: ks, msgID: msgID}
