@@ -43,6 +43,10 @@ func TestClusterKeySlots(t *testing.T) {
 			"ratelimit throttle (adapt, bucket)":              {keys.Adapt(ep), keys.Bucket(ep)},
 			"dlq add/remove/purge (index, entries)":           {keys.DLQIndex(ep), keys.DLQEntries(ep)},
 			"dhgjcloud token scripts (token, lock)":           {keys.DhgjToken(ep), keys.DhgjToken(ep) + ":lock"},
+			"spend take/release (day, phone minute/hour/day)": {
+				keys.SpendDay(ep, "20261201"), keys.PhoneCount(ep, "m", "202612011200", "13800000000"),
+				keys.PhoneCount(ep, "h", "2026120112", "13800000000"), keys.PhoneCount(ep, "d", "20261201", "13800000000"),
+			},
 			// asynq's own: its scripts use the {queue} tag.
 			"asynq enqueue (task, pending)": {"asynq:{" + ep + "}:t:x", "asynq:{" + ep + "}:pending"},
 		}
