@@ -130,11 +130,36 @@ func (e *Endpoint) Retries() int {
 	return *e.MaxRetry
 }
 
+// Role says what the loading process does with the config, and so which
+// keys it needs.
+type Role int
+
+const (
+	// RoleWorker (the zero value) calls vendors: every required credential
+	// must be given, and every ${VAR} set.
+	RoleWorker Role = iota
+	// RoleProducer only enqueues (`enqueue`, `worker --api-only`): it needs
+	// `redis` and each endpoint's `vendor` (plus optional tuning). A missing
+	// credential is no error, nor is a credential whose ${VAR} is unset
+	// (that credential is left out). Everything else is checked as for a
+	// worker: unknown keys and vendors, bad values, other unset variables.
+	RoleProducer
+)
+
+// String returns "worker" or "producer".
+func (r Role) String() string {
+	if r == RoleProducer {
+		return "producer"
+	}
+	return "worker"
+}
+
 // Options are the overrides that come from outside the file.
 type Options struct {
 	Path     string // --config; "" = $VENDORQ_CONFIG, then DefaultPath
 	RedisURL string // --redis; beats $REDIS_URL, which beats the file
 	Getenv   func(string) string
+	Role     Role // zero = RoleWorker: credentials required
 }
 
 // ResolvePath applies the --config / VENDORQ_CONFIG / default order.
@@ -161,7 +186,7 @@ func Load(opts Options) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	cfg, err := Parse(raw, opts.Getenv)
+	cfg, err := ParseRole(raw, opts.Getenv, opts.Role)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -169,14 +194,20 @@ func Load(opts Options) (*Config, error) {
 	return cfg, nil
 }
 
-// Parse decodes YAML text, expanding ${VAR} in values with getenv.
+// Parse decodes YAML text, expanding ${VAR} in values with getenv, for a
+// worker (RoleWorker).
 func Parse(raw []byte, getenv func(string) string) (*Config, error) {
-	cfg, err := decode(raw, getenv)
+	return ParseRole(raw, getenv, RoleWorker)
+}
+
+// ParseRole is Parse for the given role.
+func ParseRole(raw []byte, getenv func(string) string, role Role) (*Config, error) {
+	cfg, err := decode(raw, getenv, role)
 	if err != nil {
 		return nil, err
 	}
 	cfg.applyDefaults()
-	if err := cfg.validate(); err != nil {
+	if err := cfg.validate(role); err != nil {
 		return nil, err
 	}
 	return cfg, nil

@@ -16,6 +16,7 @@ var varRe = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 type unsetVar struct {
 	name, path string
 	line       int
+	node       *yaml.Node // the scalar that uses it
 }
 
 // expansion walks the parsed file once before decoding: it replaces ${VAR}
@@ -27,18 +28,17 @@ type expansion struct {
 	unset  []unsetVar
 }
 
-// expand runs the walk. Every unset variable is reported in one error,
-// because an empty secret would fail far later and vaguer, and one run per
-// missing variable is a slow way to find the next one.
-func expand(root *yaml.Node, getenv func(string) string) (lines map[int]string, err error) {
+// expand runs the walk and returns the unset variables for decode to judge
+// (a producer forgives those of credentials, see RoleProducer). Every unset
+// variable left is reported in one error (unsetError), because an empty
+// secret would fail far later and vaguer, and one run per missing variable
+// is a slow way to find the next one.
+func expand(root *yaml.Node, getenv func(string) string) (lines map[int]string, unset []unsetVar, err error) {
 	x := &expansion{getenv: getenv, lines: map[int]string{}}
 	if err := x.walk(root, ""); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if len(x.unset) > 0 {
-		return nil, x.unsetError()
-	}
-	return x.lines, nil
+	return x.lines, x.unset, nil
 }
 
 func (x *expansion) walk(n *yaml.Node, path string) error {
@@ -82,7 +82,7 @@ func (x *expansion) scalar(n *yaml.Node, path string) error {
 		name := varRe.FindStringSubmatch(m)[1]
 		v := x.getenv(name)
 		if v == "" {
-			x.unset = append(x.unset, unsetVar{name: name, path: path, line: n.Line})
+			x.unset = append(x.unset, unsetVar{name: name, path: path, line: n.Line, node: n})
 		}
 		return v
 	})
@@ -92,13 +92,13 @@ func (x *expansion) scalar(n *yaml.Node, path string) error {
 	return checkType(path, n)
 }
 
-func (x *expansion) unsetError() error {
-	if len(x.unset) == 1 {
-		u := x.unset[0]
+func unsetError(unset []unsetVar) error {
+	if len(unset) == 1 {
+		u := unset[0]
 		return fmt.Errorf("%w: %s (line %d): environment variable %s is not set", ErrConfig, u.path, u.line, u.name)
 	}
-	each := make([]string, len(x.unset))
-	for i, u := range x.unset {
+	each := make([]string, len(unset))
+	for i, u := range unset {
 		each[i] = fmt.Sprintf("%s (%s, line %d)", u.name, u.path, u.line)
 	}
 	return fmt.Errorf("%w: environment variables not set: %s", ErrConfig, strings.Join(each, ", "))

@@ -45,12 +45,12 @@ func (c *Config) applyDefaults() {
 	}
 }
 
-func (c *Config) validate() error {
+func (c *Config) validate(role Role) error {
 	if len(c.Endpoints) == 0 {
 		return fmt.Errorf("%w: endpoints: at least one endpoint is required", ErrConfig)
 	}
 	for _, name := range c.EndpointNames() {
-		if err := validateEndpoint(name, c.Endpoints[name]); err != nil {
+		if err := validateEndpoint(name, c.Endpoints[name], role); err != nil {
 			return err
 		}
 	}
@@ -60,7 +60,9 @@ func (c *Config) validate() error {
 	return nil
 }
 
-func validateEndpoint(name string, e *Endpoint) error {
+// validateEndpoint checks one endpoint; its required credentials only for
+// a process that calls vendors (RoleWorker).
+func validateEndpoint(name string, e *Endpoint, role Role) error {
 	at := "endpoints." + name
 	if e == nil {
 		return fmt.Errorf("%w: %s: is empty", ErrConfig, at)
@@ -73,7 +75,7 @@ func validateEndpoint(name string, e *Endpoint) error {
 		return fmt.Errorf("%w: %s.vendor: unknown vendor %q (want one of %s)", ErrConfig, at, e.Vendor, strings.Join(vendorclient.Vendors(), ", "))
 	}
 	for _, cred := range d.Credentials {
-		if cred.Required && strings.TrimSpace(e.Credentials[cred.Key]) == "" {
+		if role == RoleWorker && cred.Required && strings.TrimSpace(e.Credentials[cred.Key]) == "" {
 			return fmt.Errorf("%w: %s.%s: required for vendor %s", ErrConfig, at, cred.Key, e.Vendor)
 		}
 	}
