@@ -196,8 +196,10 @@ func (s *session) Close() {
 }
 
 // open loads the config and connects; an unreachable Redis is exit 3.
+// enqueue never calls a vendor: it loads the config as a producer, which
+// needs no credential (config.RoleProducer).
 func (g *globals) open(ctx context.Context) (*session, error) {
-	cfg, err := config.Load(config.Options{Path: g.config, RedisURL: g.redisURL, Getenv: g.env.Getenv})
+	cfg, err := config.Load(config.Options{Path: g.config, RedisURL: g.redisURL, Getenv: g.env.Getenv, Role: config.RoleProducer})
 	if err != nil {
 		return nil, cliexit.Wrap(cliexit.Usage, err)
 	}
