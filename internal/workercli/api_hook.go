@@ -41,6 +41,23 @@ func checkAPIFlags(f *Flags, env Env) error {
 	return err
 }
 
+// checkAPIOnly refuses --api-only where it means nothing: without --api,
+// with --dev (which runs the endpoints), or with --dashboard (whose pages
+// and health are the worker's; run the dashboard on a worker).
+func checkAPIOnly(f *Flags) error {
+	switch {
+	case !f.APIOnly:
+		return nil
+	case f.API == "":
+		return fail(cliexit.Usage, "--api-only needs --api ADDR")
+	case f.Dev:
+		return fail(cliexit.Usage, "--api-only and --dev exclude each other (--dev runs the endpoints)")
+	case f.Dashboard != "":
+		return fail(cliexit.Usage, "--api-only serves no dashboard: run --dashboard on a worker")
+	}
+	return nil
+}
+
 // apiToken reads the token from --api-token-file, else $VENDORQ_API_TOKEN.
 // Errors never show the token.
 func apiToken(f *Flags, env Env) (string, error) {
@@ -63,7 +80,8 @@ func apiToken(f *Flags, env Env) (string, error) {
 
 // startAPI serves the HTTP enqueue API on f.API; the returned func stops it
 // (in-flight requests get up to 10 s). Tasks are validated against cfg and
-// enqueued through internal/producer, on the worker's Redis.
+// enqueued through internal/producer, on the worker's Redis. w is nil with
+// --api-only: /healthz then pings Redis itself.
 func startAPI(ctx context.Context, cfg *config.Config, conn redisconn.Conn, w *worker.Worker, _ *prometheus.Registry, f *Flags, env Env, log zerolog.Logger) (func(), error) {
 	tok, err := apiToken(f, env)
 	if err != nil {
@@ -75,8 +93,12 @@ func startAPI(ctx context.Context, cfg *config.Config, conn redisconn.Conn, w *w
 		_ = client.Close()
 		_ = rdb.Close()
 	}
+	ping := func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
+	if w != nil {
+		ping = w.Ping
+	}
 	srv, err := api.New(api.Options{
-		Producer: producer.New(cfg, client, rdb), Token: tok, Ping: w.Ping, MaxInFlight: f.APIMaxInFlight,
+		Producer: producer.New(cfg, client, rdb), Token: tok, Ping: ping, MaxInFlight: f.APIMaxInFlight,
 		Log: log.With().Str("component", "api").Logger(),
 	})
 	if err != nil {

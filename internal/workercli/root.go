@@ -48,6 +48,9 @@ type Flags struct {
 	AllowedHosts   string // comma-separated Host names besides loopback (else $VENDORQ_DASHBOARD_ALLOWED_HOSTS)
 	CSRFSecretFile string // file holding the CSRF secret (else $VENDORQ_DASHBOARD_CSRF_SECRET)
 	API            string
+	// APIOnly serves the API (and its /healthz) without the endpoints: no
+	// vendor is called, so the config is loaded as a producer's.
+	APIOnly bool
 
 	APITokenFile   string // file holding the API bearer token (else $VENDORQ_API_TOKEN)
 	APIMaxInFlight int    // request bodies the API holds at once (0 = api.DefaultMaxInFlight)
@@ -72,6 +75,9 @@ every worker process. SIGTERM/SIGINT drain gracefully.
   worker --dev                  embedded Redis, built-in vendor simulator, demo
                                 tasks, dashboard on 127.0.0.1:8080: needs only Go
   worker --config vendorq.yaml --dashboard 127.0.0.1:8080
+  worker --config producer.yaml --api 127.0.0.1:8090 --api-only
+                                the HTTP enqueue API alone: calls no vendor,
+                                so the config needs no vendor credential
 
 Exit codes: 0 ok; 1 runtime failure; 2 usage or config error; 3 Redis unreachable.`,
 		// An argument is a usage error (2), not a runtime failure (1).
@@ -100,6 +106,7 @@ Exit codes: 0 ok; 1 runtime failure; 2 usage or config error; 3 Redis unreachabl
 	fl.StringVar(&f.AllowedHosts, "dashboard-allowed-hosts", "", "HOST[:PORT],... the dashboard answers to besides loopback names, e.g. the name a reverse proxy forwards (default $VENDORQ_DASHBOARD_ALLOWED_HOSTS)")
 	fl.StringVar(&f.CSRFSecretFile, "dashboard-csrf-secret-file", "", "file holding the secret that signs the dashboard's CSRF tokens; give every worker behind one load balancer the same (default $VENDORQ_DASHBOARD_CSRF_SECRET, else random per process)")
 	fl.StringVar(&f.API, "api", "", "serve the HTTP enqueue API on ADDR (bearer token from $VENDORQ_API_TOKEN or --api-token-file)")
+	fl.BoolVar(&f.APIOnly, "api-only", false, "serve only the HTTP API (with --api ADDR): no endpoint, no vendor call, so the config needs no vendor credential")
 	fl.StringVar(&f.APITokenFile, "api-token-file", "", "file holding the API's bearer token (default $VENDORQ_API_TOKEN)")
 	fl.IntVar(&f.APIMaxInFlight, "api-max-in-flight", 0, "maximal (16 MiB) request bodies the API holds at once; beyond, 503 + Retry-After (0 = default 4)")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fail(cliexit.Usage, "%v", err) })
@@ -141,10 +148,17 @@ func run(ctx context.Context, f *Flags, env Env) error {
 		return err
 	}
 	redisconn.RouteLogs(log)
+	if err := checkAPIOnly(f); err != nil {
+		return err
+	}
 	if f.Dev {
 		return runDev(ctx, f, env, log)
 	}
-	cfg, err := config.Load(config.Options{Path: f.Config, RedisURL: f.Redis, Getenv: env.Getenv})
+	role := config.RoleWorker // calls vendors: every required credential
+	if f.APIOnly {
+		role = config.RoleProducer
+	}
+	cfg, err := config.Load(config.Options{Path: f.Config, RedisURL: f.Redis, Getenv: env.Getenv, Role: role})
 	if err != nil {
 		return cliexit.Wrap(cliexit.Usage, err)
 	}
@@ -167,7 +181,8 @@ type running struct {
 	dashboardAddr string // "" without --dashboard
 }
 
-// serve runs the worker (and dashboard/API when asked) until ctx ends.
+// serve runs the worker (and dashboard/API when asked) until ctx ends;
+// with --api-only, the API alone (no worker: nothing calls a vendor).
 func serve(ctx context.Context, cfg *config.Config, f *Flags, env Env, log zerolog.Logger, hooks serveHooks) error {
 	conn, err := redisconn.Parse(cfg.Redis.URL)
 	if err != nil {
@@ -186,17 +201,24 @@ func serve(ctx context.Context, cfg *config.Config, f *Flags, env Env, log zerol
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	w, err := worker.New(cfg, conn, rdb, worker.Options{Log: log, Registerer: reg, ShutdownTimeout: hooks.shutdownTimeout})
-	if err != nil {
-		return cliexit.Wrap(cliexit.Usage, err)
+	var w *worker.Worker // nil with --api-only
+	shutdown := func() {}
+	if !f.APIOnly {
+		w, err = worker.New(cfg, conn, rdb, worker.Options{Log: log, Registerer: reg, ShutdownTimeout: hooks.shutdownTimeout})
+		if err != nil {
+			return cliexit.Wrap(cliexit.Usage, err)
+		}
+		if err := w.Start(); err != nil {
+			return fail(cliexit.Redis, "%v", err)
+		}
+		shutdown = w.Shutdown
+		log.Info().Str("redis", redisconn.Redacted(cfg.Redis.URL)).Strs("endpoints", w.Endpoints()).Msg("worker started")
+	} else {
+		log.Info().Str("redis", redisconn.Redacted(cfg.Redis.URL)).Strs("endpoints", cfg.EndpointNames()).Msg("API only: no endpoint served, no vendor called")
 	}
-	if err := w.Start(); err != nil {
-		return fail(cliexit.Redis, "%v", err)
-	}
-	log.Info().Str("redis", redisconn.Redacted(cfg.Redis.URL)).Strs("endpoints", w.Endpoints()).Msg("worker started")
 	stopExtras, dashAddr, err := startExtras(ctx, cfg, conn, w, reg, f, env, log)
 	if err != nil {
-		w.Shutdown()
+		shutdown()
 		return err
 	}
 	wait := func() {}
@@ -207,6 +229,6 @@ func serve(ctx context.Context, cfg *config.Config, f *Flags, env Env, log zerol
 	log.Info().Msg("signal received: draining")
 	wait()
 	stopExtras()
-	w.Shutdown()
+	shutdown()
 	return nil
 }
