@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/vendorq/vendorq/internal/cliexit"
 	"github.com/vendorq/vendorq/internal/itest"
 	"github.com/vendorq/vendorq/internal/redistest"
+	"github.com/vendorq/vendorq/internal/vendorsim"
 )
 
 // writeProducerConfig writes a config without any vendor credential (the
@@ -94,7 +96,9 @@ func TestAPIOnlyFlagsExit2(t *testing.T) {
 }
 
 // worker --api-only serves the API with the producer's config: tasks land
-// on their queues and stay pending, since no endpoint is served.
+// on their queues and stay pending, since no endpoint is served; then a
+// worker with the full config (credentials, against the simulator) runs
+// them.
 func TestAPIOnlyServesWithoutCredentials(t *testing.T) {
 	rs := redistest.MustStart(t, redistest.Options{})
 	cfg := writeProducerConfig(t, rs.URL(0))
@@ -177,5 +181,31 @@ func TestAPIOnlyServesWithoutCredentials(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), apiTestToken) {
 		t.Fatal("the token appears in the logs")
+	}
+
+	sim := httptest.NewServer(vendorsim.New(vendorsim.DefaultConfig()))
+	defer sim.Close()
+	full := itest.WriteConfig(t, t.TempDir(), rs.URL(0), sim.URL, nil)
+	wctx, wcancel := context.WithCancel(context.Background())
+	defer wcancel()
+	var wlog itest.Buffer
+	wexit := make(chan int, 1)
+	go func() { wexit <- Main(wctx, []string{"--config", full, "--log-format", "json"}, apiEnv(&wlog)) }()
+	for _, q := range []string{"forms", "sms"} {
+		itest.Eventually(t, 30*time.Second, func() (bool, string) {
+			ok, msg := itest.Drained(insp, q)
+			qi, err := insp.GetQueueInfo(q)
+			if err != nil {
+				return false, err.Error()
+			}
+			if qi.Archived > 0 {
+				return false, "dead letters: " + msg + "\n" + wlog.String()
+			}
+			return ok && qi.Processed > 0 && qi.Failed == 0, fmt.Sprintf("%s processed=%d failed=%d", msg, qi.Processed, qi.Failed)
+		})
+	}
+	wcancel()
+	if code := <-wexit; code != cliexit.OK {
+		t.Fatalf("full worker exit %d: %s", code, wlog.String())
 	}
 }
