@@ -30,11 +30,17 @@ func (g *pauseGauge) pausedFor(d time.Duration) {
 	}
 	g.until = until
 	g.set(true)
-	if g.timer == nil {
-		g.timer = time.AfterFunc(d, g.expire)
+	rearm(&g.timer, d, g.expire)
+}
+
+// rearm makes *t run f after d, creating the timer the first time; the
+// gauges use it for the moment their state ends (a pause, the CST day).
+func rearm(t **time.Timer, d time.Duration, f func()) {
+	if *t == nil {
+		*t = time.AfterFunc(d, f)
 		return
 	}
-	g.timer.Reset(d)
+	(*t).Reset(d)
 }
 
 // notPaused notes that a slot was granted: no pause is in force, unless one

@@ -197,11 +197,7 @@ func (g *dayGauge) show(day string, n int, untilMidnight time.Duration) {
 		g.day, g.n = day, n
 		g.set(n)
 	}
-	if g.timer == nil {
-		g.timer = time.AfterFunc(untilMidnight, g.midnight)
-		return
-	}
-	g.timer.Reset(untilMidnight)
+	rearm(&g.timer, untilMidnight, g.midnight)
 }
 
 // midnight shows 0 until the new day's first count.
