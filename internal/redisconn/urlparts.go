@@ -149,8 +149,14 @@ func Redacted(raw string) string {
 		switch {
 		case err != nil, afterSecret && !contains(sentinelParams, key):
 			pairs[i] = "xxxxx"
-		case strings.Contains(key, "password"): // sentinel_password, and look-alikes Parse refuses
+		case strings.Contains(strings.ToLower(key), "password"): // sentinel_password, and look-alikes Parse refuses
 			pairs[i] = rawKey + "=xxxxx"
+			afterSecret = true
+		case strings.Contains(strings.ToLower(pair), "password"):
+			// A password parameter inside another pair's value (a '?' or '='
+			// where the URL has none to give: "?=?sentinel_password=…"):
+			// the whole pair is hidden.
+			pairs[i] = "xxxxx"
 			afterSecret = true
 		}
 	}
