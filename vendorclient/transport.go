@@ -98,13 +98,15 @@ func exchange[T any](ctx context.Context, t *transport, req request, decode func
 	if err == nil {
 		res, err = decode(status, h, body)
 	}
-	red := t.redactorFor(req)
 	if err != nil {
 		var zero T
-		return zero, red.scrub(err)
+		return zero, t.redactorFor(req).scrub(err)
 	}
-	if r, ok := any(res).(interface{ redacted(redactor) T }); ok {
-		res = r.redacted(red)
+	// A success is scrubbed only when it carries vendor text (a warning):
+	// the redactor of a request with its own credential (dhgjcloud's live
+	// token) is built then, not on every successful call.
+	if r, ok := any(res).(interface{ redacted(func() redactor) T }); ok {
+		res = r.redacted(func() redactor { return t.redactorFor(req) })
 	}
 	return res, nil
 }

@@ -44,7 +44,9 @@ type RecordResult struct {
 
 // redacted returns r with credentials scrubbed from Warning, which quotes
 // the vendor's message and goes to the logs (see exchange).
-func (r RecordResult) redacted(rd redactor) RecordResult {
-	r.Warning = rd.message(r.Warning)
+func (r RecordResult) redacted(rd func() redactor) RecordResult {
+	if r.Warning != "" {
+		r.Warning = rd().message(r.Warning)
+	}
 	return r
 }
