@@ -99,26 +99,8 @@ func TestWorkerServesAPI(t *testing.T) {
 		exit <- Main(ctx, []string{"--config", cfg, "--api", addr, "--api-token-file", tokFile, "--log-format", "json"},
 			Env{Stdout: io.Discard, Stderr: &stderr, Getenv: func(string) string { return "" }})
 	}()
+	waitHealthy(t, addr, exit, &stderr)
 	hc := &http.Client{Timeout: 5 * time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := hc.Get("http://" + addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case code := <-exit:
-			t.Fatalf("worker exited %d before the API answered: %s", code, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("API on %s not healthy within 30s: %v\n%s", addr, err, stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 	req, _ := http.NewRequest("POST", "http://"+addr+"/v1/tasks/record",
 		strings.NewReader(`{"endpoint":"forms","table":"a/b","data":{"x":1},"key":"via-worker-api"}`))
 	req.Header.Set("Authorization", "Bearer "+apiTestToken)

@@ -114,26 +114,8 @@ func TestAPIOnlyServesWithoutCredentials(t *testing.T) {
 	go func() {
 		exit <- Main(ctx, []string{"--config", cfg, "--api", addr, "--api-only", "--log-format", "json"}, apiEnv(&stderr))
 	}()
+	waitHealthy(t, addr, exit, &stderr)
 	hc := &http.Client{Timeout: 5 * time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := hc.Get("http://" + addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case code := <-exit:
-			t.Fatalf("exited %d before the API answered: %s", code, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("API on %s not healthy within 30s: %v\n%s", addr, err, stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 	post := func(path, body string) (int, string) {
 		req, _ := http.NewRequest("POST", "http://"+addr+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+apiTestToken)
