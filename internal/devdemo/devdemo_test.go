@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/vendorq/vendorq/internal/config"
 	"github.com/vendorq/vendorq/internal/devdemo"
 	"github.com/vendorq/vendorq/internal/producer"
 	"github.com/vendorq/vendorq/internal/redisconn"
@@ -50,22 +52,8 @@ func TestConfigHasOneEndpointPerVendorOnTheSimulator(t *testing.T) {
 
 // The generator fills every endpoint's queue, the dead-letter SMS included.
 func TestRunEnqueuesOnEveryEndpoint(t *testing.T) {
-	rs := redistest.MustStart(t, redistest.Options{})
-	sim := vendorsim.New(devdemo.SimConfig())
-	hs := httptest.NewServer(sim)
-	defer hs.Close()
-	cfg, err := devdemo.Config(hs.URL, rs.URL(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := redisconn.Parse(cfg.Redis.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := conn.NewClient()
-	defer rdb.Close()
-	client := asynq.NewClient(conn.Asynq)
-	defer client.Close()
+	d := newDemo(t)
+	sim, cfg, conn, rdb, client := d.sim, d.cfg, d.conn, d.rdb, d.client
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -111,22 +99,8 @@ func TestRunEnqueuesOnEveryEndpoint(t *testing.T) {
 // OnFirstBurst runs once, after the first forms burst (40 tasks) and before
 // the second: forms then holds exactly the first burst.
 func TestOnFirstBurstRunsOnceBetweenTheFirstTwoBursts(t *testing.T) {
-	rs := redistest.MustStart(t, redistest.Options{})
-	sim := vendorsim.New(devdemo.SimConfig())
-	hs := httptest.NewServer(sim)
-	defer hs.Close()
-	cfg, err := devdemo.Config(hs.URL, rs.URL(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := redisconn.Parse(cfg.Redis.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := conn.NewClient()
-	defer rdb.Close()
-	client := asynq.NewClient(conn.Asynq)
-	defer client.Close()
+	d := newDemo(t)
+	sim, cfg, conn, rdb, client := d.sim, d.cfg, d.conn, d.rdb, d.client
 	insp := asynq.NewInspector(conn.Asynq)
 	defer insp.Close()
 	calls := make(chan int, 4) // forms tasks at each call
@@ -171,4 +145,35 @@ func TestOnFirstBurstRunsOnceBetweenTheFirstTwoBursts(t *testing.T) {
 	if len(calls) != 0 {
 		t.Errorf("OnFirstBurst ran %d more times", len(calls))
 	}
+}
+
+// demo is the demo config on a throwaway redis-server against the
+// simulator, with clients on it; all close when the test ends.
+type demo struct {
+	sim    *vendorsim.Sim
+	cfg    *config.Config
+	conn   redisconn.Conn
+	rdb    redis.UniversalClient
+	client *asynq.Client
+}
+
+func newDemo(t *testing.T) demo {
+	t.Helper()
+	rs := redistest.MustStart(t, redistest.Options{})
+	sim := vendorsim.New(devdemo.SimConfig())
+	hs := httptest.NewServer(sim)
+	t.Cleanup(hs.Close)
+	cfg, err := devdemo.Config(hs.URL, rs.URL(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := redisconn.Parse(cfg.Redis.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := conn.NewClient()
+	t.Cleanup(func() { _ = rdb.Close() })
+	client := asynq.NewClient(conn.Asynq)
+	t.Cleanup(func() { _ = client.Close() })
+	return demo{sim: sim, cfg: cfg, conn: conn, rdb: rdb, client: client}
 }
