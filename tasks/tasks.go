@@ -63,6 +63,7 @@ type RecordCreate struct {
 	Table    string          `json:"table"` // app_id/entry_id (baibaoyun), model_name (yesapi), API path (dhgjcloud)
 	Data     json.RawMessage `json:"data"`  // a JSON object
 	Key      string          `json:"key,omitempty"`
+	Priority Priority        `json:"priority,omitempty"` // lane; "" = default (priority.go)
 }
 
 // SMSSend is the payload of sms:send.
@@ -74,6 +75,7 @@ type SMSSend struct {
 	Subcode  string   `json:"subcode"`
 	Sendtime string   `json:"sendtime"` // "" = now; else yyyyMMddHHmm
 	Key      string   `json:"key,omitempty"`
+	Priority Priority `json:"priority,omitempty"` // lane; "" = default (priority.go)
 }
 
 var (
@@ -99,6 +101,9 @@ func (p *RecordCreate) Validate() error {
 	}
 	if err := validateObject(p.Data); err != nil {
 		return invalid("data", "%v", err)
+	}
+	if !p.Priority.valid() {
+		return errPriority(p.Priority)
 	}
 	return validateKey(p.Key)
 }
@@ -141,6 +146,9 @@ func (p *SMSSend) Validate() error {
 	}
 	if !sendtimeRe.MatchString(p.Sendtime) {
 		return invalid("sendtime", "must be empty or yyyyMMddHHmm, got %q", p.Sendtime)
+	}
+	if !p.Priority.valid() {
+		return errPriority(p.Priority)
 	}
 	return validateKey(p.Key)
 }
@@ -198,10 +206,14 @@ func plainKey(k string) bool {
 	return true
 }
 
-// Options returns the asynq options every vendorq task carries: the
-// endpoint's queue, the ID derived from key, and the retry backstop.
-func Options(endpoint, key string) []asynq.Option {
-	opts := []asynq.Option{asynq.Queue(endpoint), asynq.MaxRetry(AsynqMaxRetry)}
+// Options returns the asynq options every default-lane vendorq task
+// carries: the endpoint's queue, the ID derived from key, and the retry
+// backstop.
+func Options(endpoint, key string) []asynq.Option { return LaneOptions(endpoint, PriorityDefault, key) }
+
+// LaneOptions is Options for lane p: the queue is Queue(endpoint, p).
+func LaneOptions(endpoint string, p Priority, key string) []asynq.Option {
+	opts := []asynq.Option{asynq.Queue(Queue(endpoint, p)), asynq.MaxRetry(AsynqMaxRetry)}
 	if id := TaskID(key); id != "" {
 		opts = append(opts, asynq.TaskID(id))
 	}
@@ -214,7 +226,7 @@ func NewRecordCreateTask(p RecordCreate, opts ...asynq.Option) (*asynq.Task, err
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	return newTask(TypeRecordCreate, p, p.Endpoint, p.Key, opts)
+	return newTask(TypeRecordCreate, p, p.Endpoint, p.Priority, p.Key, opts)
 }
 
 // NewSMSSendTask validates p and returns the task.
@@ -222,10 +234,10 @@ func NewSMSSendTask(p SMSSend, opts ...asynq.Option) (*asynq.Task, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	return newTask(TypeSMSSend, p, p.Endpoint, p.Key, opts)
+	return newTask(TypeSMSSend, p, p.Endpoint, p.Priority, p.Key, opts)
 }
 
-func newTask(typ string, p any, endpoint, key string, opts []asynq.Option) (*asynq.Task, error) {
+func newTask(typ string, p any, endpoint string, lane Priority, key string, opts []asynq.Option) (*asynq.Task, error) {
 	b, err := json.Marshal(p)
 	if err != nil {
 		return nil, invalid("payload", "cannot encode: %v", err)
@@ -233,7 +245,7 @@ func newTask(typ string, p any, endpoint, key string, opts []asynq.Option) (*asy
 	if len(b) > MaxPayloadBytes {
 		return nil, invalid("payload", "%d bytes, over the %d-byte limit", len(b), MaxPayloadBytes)
 	}
-	return asynq.NewTask(typ, b, append(Options(endpoint, key), opts...)...), nil
+	return asynq.NewTask(typ, b, append(LaneOptions(endpoint, lane, key), opts...)...), nil
 }
 
 // The UTF-8 rule, one for every producer (Go code, the enqueue CLI, imports,

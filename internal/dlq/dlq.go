@@ -309,7 +309,7 @@ func (s *Store) Replay(ctx context.Context, q Enqueuer, e Entry) error {
 	if e.Type == "" || len(e.Payload) == 0 {
 		return fmt.Errorf("dlq replay %s/%s: entry has no task type or payload", e.Endpoint, e.ID)
 	}
-	opts := []asynq.Option{asynq.Queue(e.Endpoint), asynq.MaxRetry(tasks.AsynqMaxRetry), asynq.TaskID(e.ID)}
+	opts := []asynq.Option{asynq.Queue(tasks.Queue(e.Endpoint, tasks.PayloadPriority(e.Payload))), asynq.MaxRetry(tasks.AsynqMaxRetry), asynq.TaskID(e.ID)}
 	if err := s.rdb.Del(ctx, keys.Dedupe(e.Endpoint, e.ID)).Err(); err != nil {
 		return fmt.Errorf("dlq replay %s/%s: %w", e.Endpoint, e.ID, err)
 	}

@@ -103,7 +103,8 @@ func New(cfg *config.Config, conn redisconn.Conn, rdb redis.UniversalClient, o O
 		mux.Handle(tasks.TypeSMSSend, h)
 		srv := asynq.NewServer(conn.Asynq, asynq.Config{
 			Concurrency:              ep.Concurrency,
-			Queues:                   map[string]int{name: 1},
+			Queues:                   tasks.QueueWeights(name), // lanes: high, default, low (tasks/priority.go)
+			StrictPriority:           true,
 			IsFailure:                handlers.IsFailure,
 			RetryDelayFunc:           handlers.RetryDelay,
 			TaskCheckInterval:        o.PollInterval,
