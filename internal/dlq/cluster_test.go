@@ -56,4 +56,31 @@ func TestPurgeOnCluster(t *testing.T) {
 	if ok, err := s.PurgeOne(ctx, "forms", "k-1", dlq.PurgeOptions{}); err != nil || ok {
 		t.Fatalf("purge one after purge: %v %v", ok, err)
 	}
+
+	// The facet scripts build their set keys from the endpoint's tag: one
+	// slot, no CROSSSLOT, on both endpoints' nodes.
+	var es []dlq.Entry
+	for i := range 300 {
+		now := time.Now()
+		ep := []string{"forms", "tables"}[i%2]
+		es = append(es, dlq.Entry{ID: fmt.Sprintf("c-%d", i), Type: "record:create", Endpoint: ep, Class: "permanent",
+			Code: []string{"4001", "409"}[i%3%2], FirstAttempt: now, LastAttempt: now, Payload: []byte(`{}`)})
+	}
+	if err := s.AddMany(ctx, es); err != nil {
+		t.Fatal(err)
+	}
+	gs, err := s.CountBy(ctx, dlq.Filter{}, dlq.ByCode)
+	if err != nil || len(gs) != 2 || gs[0] != (dlq.Group{Key: "4001", Count: 200}) {
+		t.Fatalf("count by code on a cluster: %v, %v", gs, err)
+	}
+	p, err := s.ListFiltered(ctx, dlq.Filter{Codes: []string{"409"}}, "", 60)
+	if err != nil || len(p.Entries) != 60 || p.Next == "" {
+		t.Fatalf("list on a cluster: %d, %q, %v", len(p.Entries), p.Next, err)
+	}
+	if n, err := s.PurgeFilter(ctx, dlq.Filter{Codes: []string{"409"}}, dlq.PurgeOptions{}); err != nil || n != 100 {
+		t.Fatalf("purge by code on a cluster: %d, %v", n, err)
+	}
+	if n, err := s.Reindex(ctx, "tables"); err != nil || n != 0 {
+		t.Fatalf("reindex on a cluster: %d, %v", n, err)
+	}
 }

@@ -9,6 +9,10 @@
 //	vq:{ep}:dlq          sorted set, member = task id, score = dead time (ms)
 //	vq:{ep}:dlq:entries  hash, task id -> JSON Entry
 //	vq:dlq:endpoints     set of endpoints that have had dead letters
+//
+// plus the facet index of facets.go, which filters, counts and pages
+// (filter.go, page.go, count.go, bulk.go) use so that they never scan the
+// whole store.
 package dlq
 
 import (
@@ -23,7 +27,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vendorq/vendorq/internal/keys"
-	"github.com/vendorq/vendorq/tasks"
 )
 
 // ErrNotFound: no dead letter with that id on that endpoint.
@@ -51,16 +54,6 @@ type Store struct {
 // New returns a store on rdb.
 func New(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb} }
 
-// addScript stores one entry (replacing an entry with the same id).
-//
-// KEYS[1] index zset; KEYS[2] entries hash
-// ARGV[1] task id; ARGV[2] score (ms); ARGV[3] JSON entry
-var addScript = redis.NewScript(`
-redis.call("HSET", KEYS[2], ARGV[1], ARGV[3])
-redis.call("ZADD", KEYS[1], ARGV[2], ARGV[1])
-return 1
-`)
-
 // Add stores e. It is idempotent per (endpoint, id): a task that dies twice
 // (a worker crashed after writing it) keeps one entry, the latest.
 func (s *Store) Add(ctx context.Context, e Entry) error {
@@ -72,7 +65,7 @@ func (s *Store) Add(ctx context.Context, e Entry) error {
 		return fmt.Errorf("dlq: encode: %w", err)
 	}
 	score := e.LastAttempt.UnixMilli()
-	if err := addScript.Run(ctx, s.rdb, []string{keys.DLQIndex(e.Endpoint), keys.DLQEntries(e.Endpoint)}, e.ID, score, b).Err(); err != nil {
+	if err := addScript.Run(ctx, s.rdb, s.facetKeys(e.Endpoint), e.ID, score, b, keys.DLQFacetPrefix(e.Endpoint)).Err(); err != nil {
 		return fmt.Errorf("dlq add %s/%s: %w", e.Endpoint, e.ID, err)
 	}
 	if err := s.rdb.SAdd(ctx, keys.DLQEndpoints, e.Endpoint).Err(); err != nil {
@@ -80,6 +73,44 @@ func (s *Store) Add(ctx context.Context, e Entry) error {
 	}
 	return nil
 }
+
+// AddMany stores es as Add does, in pipelines of addManyBatch script calls
+// (a bulk load: imports, tests, benchmarks).
+func (s *Store) AddMany(ctx context.Context, es []Entry) error {
+	if err := addScript.Load(ctx, s.rdb).Err(); err != nil {
+		return fmt.Errorf("dlq add: %w", err)
+	}
+	eps := map[string]bool{}
+	pipe := s.rdb.Pipeline()
+	flush := func() error {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("dlq add: %w", err)
+		}
+		return nil
+	}
+	for _, e := range es {
+		if e.ID == "" || e.Endpoint == "" {
+			return fmt.Errorf("dlq: entry needs id and endpoint")
+		}
+		b, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("dlq: encode: %w", err)
+		}
+		addScript.EvalSha(ctx, pipe, s.facetKeys(e.Endpoint), e.ID, e.LastAttempt.UnixMilli(), b, keys.DLQFacetPrefix(e.Endpoint))
+		if !eps[e.Endpoint] {
+			eps[e.Endpoint] = true
+			pipe.SAdd(ctx, keys.DLQEndpoints, e.Endpoint)
+		}
+		if pipe.Len() >= addManyBatch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
+const addManyBatch = 1000
 
 // Endpoints returns every endpoint that has had dead letters, sorted.
 func (s *Store) Endpoints(ctx context.Context) ([]string, error) {
@@ -180,29 +211,39 @@ func (s *Store) get(ctx context.Context, endpoint string, ids []string) ([]Entry
 		if !ok {
 			continue // index and hash disagree only mid-remove; skip
 		}
-		var e Entry
-		if err := json.Unmarshal([]byte(str), &e); err != nil {
-			// Never hide an entry: show it with what we know.
-			e = Entry{ID: ids[i], Endpoint: endpoint, Error: "undecodable dead letter: " + err.Error(), Payload: nil}
-		}
-		out = append(out, e)
+		out = append(out, decodeEntry(endpoint, ids[i], str))
 	}
 	return out, nil
 }
 
-// removeScript deletes one entry. KEYS[1] index; KEYS[2] entries; ARGV[1] id.
-var removeScript = redis.NewScript(`
-redis.call("HDEL", KEYS[2], ARGV[1])
-return redis.call("ZREM", KEYS[1], ARGV[1])
-`)
+// decodeEntry decodes a stored entry; one that does not decode is still
+// shown, with what is known, never hidden.
+func decodeEntry(endpoint, id, raw string) Entry {
+	var e Entry
+	if err := json.Unmarshal([]byte(raw), &e); err != nil {
+		return Entry{ID: id, Endpoint: endpoint, Error: "undecodable dead letter: " + err.Error(), Payload: nil}
+	}
+	return e
+}
 
 // Remove deletes one entry; it reports whether it existed.
 func (s *Store) Remove(ctx context.Context, endpoint, id string) (bool, error) {
-	n, err := removeScript.Run(ctx, s.rdb, []string{keys.DLQIndex(endpoint), keys.DLQEntries(endpoint)}, id).Int()
+	n, err := s.removeIDs(ctx, endpoint, []string{id})
 	if err != nil {
 		return false, fmt.Errorf("dlq remove %s/%s: %w", endpoint, id, err)
 	}
 	return n == 1, nil
+}
+
+// removeIDs deletes the entries ids of endpoint (removeScript) and returns
+// how many there were.
+func (s *Store) removeIDs(ctx context.Context, endpoint string, ids []string) (int64, error) {
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, keys.DLQFacetPrefix(endpoint))
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	return removeScript.Run(ctx, s.rdb, s.facetKeys(endpoint), args...).Int64()
 }
 
 // PurgeOptions tune a purge.
@@ -216,13 +257,6 @@ type PurgeOptions struct {
 
 // purgeBatch is how many entries a purge removes per round trip.
 const purgeBatch = 500
-
-// purgeScript deletes the given entries. KEYS[1] index; KEYS[2] entries;
-// ARGV the ids. It returns how many were in the index.
-var purgeScript = redis.NewScript(`
-redis.call("HDEL", KEYS[2], unpack(ARGV))
-return redis.call("ZREM", KEYS[1], unpack(ARGV))
-`)
 
 // Purge deletes every entry of endpoint and the dedupe markers of their
 // tasks, and returns how many entries there were.
@@ -252,11 +286,7 @@ func (s *Store) PurgeWith(ctx context.Context, endpoint string, opts PurgeOption
 				return n, err
 			}
 		}
-		args := make([]any, len(ids))
-		for i, id := range ids {
-			args[i] = id
-		}
-		removed, err := purgeScript.Run(ctx, s.rdb, []string{keys.DLQIndex(endpoint), keys.DLQEntries(endpoint)}, args...).Int64()
+		removed, err := s.removeIDs(ctx, endpoint, ids)
 		if err != nil {
 			return n, fmt.Errorf("dlq purge %s: %w", endpoint, err)
 		}
@@ -309,11 +339,10 @@ func (s *Store) Replay(ctx context.Context, q Enqueuer, e Entry) error {
 	if e.Type == "" || len(e.Payload) == 0 {
 		return fmt.Errorf("dlq replay %s/%s: entry has no task type or payload", e.Endpoint, e.ID)
 	}
-	opts := []asynq.Option{asynq.Queue(tasks.Queue(e.Endpoint, tasks.PayloadPriority(e.Payload))), asynq.MaxRetry(tasks.AsynqMaxRetry), asynq.TaskID(e.ID)}
 	if err := s.rdb.Del(ctx, keys.Dedupe(e.Endpoint, e.ID)).Err(); err != nil {
 		return fmt.Errorf("dlq replay %s/%s: %w", e.Endpoint, e.ID, err)
 	}
-	_, err := q.EnqueueContext(ctx, asynq.NewTask(e.Type, e.Payload), opts...)
+	_, err := q.EnqueueContext(ctx, replayTask(e), replayOptions(e)...)
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("dlq replay %s/%s: %w", e.Endpoint, e.ID, err)
 	}

@@ -89,20 +89,11 @@ func TestUnboundedAndReplayAll(t *testing.T) {
 	s, rdb, c, in := setup(t)
 	ctx := context.Background()
 	const n = 12000
-	pipe := rdb.Pipeline()
-	for i := 0; i < n; i++ {
-		e := entry(i)
-		b, _ := json.Marshal(e)
-		addScript.Run(ctx, pipe, []string{keys.DLQIndex("forms"), keys.DLQEntries("forms")}, e.ID, e.LastAttempt.UnixMilli(), b)
-		if pipe.Len() >= 1000 {
-			if _, err := pipe.Exec(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
+	es := make([]Entry, n)
+	for i := range es {
+		es[i] = entry(i)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		t.Fatal(err)
-	}
+	addAll(t, rdb, es)
 	if got, _ := s.Count(ctx, "forms"); got != n {
 		t.Fatalf("count %d, want %d", got, n)
 	}

@@ -6,6 +6,8 @@
 // millions of them spread over the cluster.
 package keys
 
+import "strconv"
+
 // Prefix starts every vendorq key.
 const Prefix = "vq:"
 
@@ -16,6 +18,12 @@ func Bucket(ep string) string { return tag(ep) + "bucket" }
 
 // Sends holds the endpoint's recent send times (the sliding-window guard).
 func Sends(ep string) string { return tag(ep) + "sends" }
+
+// Lane is the sorted set of the bucket slots booked by handlers of one
+// lane ("high", "default", "low") that have not called yet (member = the
+// waiter, score = its slot time in µs): a higher lane takes the earliest of
+// a lower lane's (internal/ratelimit/lanes.go, docs/lanes.md).
+func Lane(ep, lane string) string { return tag(ep) + "lane:" + lane }
 
 // Pause exists while the endpoint is paused after a quota answer.
 func Pause(ep string) string { return tag(ep) + "pause" }
@@ -32,8 +40,21 @@ func DLQIndex(ep string) string { return tag(ep) + "dlq" }
 // DLQEntries is the dead-letter hash (task id -> JSON entry).
 func DLQEntries(ep string) string { return tag(ep) + "dlq:entries" }
 
+// DLQFacets is the dead-letter facet counts (facet "class|type|code" ->
+// entries; internal/dlq/facets.go).
+func DLQFacets(ep string) string { return tag(ep) + "dlq:facets" }
+
+// DLQFacetPrefix starts the per-facet sorted sets of an endpoint's dead
+// letters (prefix + facet; score = dead time in ms).
+func DLQFacetPrefix(ep string) string { return tag(ep) + "dlq:f:" }
+
 // DLQEndpoints is the set of endpoints that ever had a dead letter.
 const DLQEndpoints = Prefix + "dlq:endpoints"
+
+// Wake is the stream producers append to when an endpoint gets work
+// (fields ep, at): every worker process reads it to start that endpoint's
+// server (docs/idle.md). One key, so it has its own slot in a cluster.
+const Wake = Prefix + "wake"
 
 // DhgjToken is the shared dhgjcloud access token of an endpoint.
 func DhgjToken(ep string) string { return tag(ep) + "dhgj:token" }
@@ -65,3 +86,33 @@ func SpendDay(ep, day string) string { return tag(ep) + "spend:" + day }
 func PhoneCount(ep, window, stamp, phone string) string {
 	return tag(ep) + "cap:" + window + stamp + ":" + phone
 }
+
+// Result is a done task's result record (internal/results), kept for
+// results.retention. Like Dedupe it carries no tag: there is one per task.
+func Result(ep, taskID string) string { return Prefix + "r:" + ep + ":" + taskID }
+
+// The keys of one import batch (internal/batch) share the batch's hash tag,
+// so that the script a handler runs when a task of the batch ends touches
+// one slot.
+func batchTag(id string) string { return Prefix + "{b:" + id + "}:" }
+
+// BatchMeta is the batch's hash: what it is and its counters.
+func BatchMeta(id string) string { return batchTag(id) + "meta" }
+
+// BatchDone and BatchDead are bitmaps indexed by input line: the rows of
+// the batch whose task ended done, or dead.
+func BatchDone(id string) string { return batchTag(id) + "done" }
+
+// BatchDead: see BatchDone.
+func BatchDead(id string) string { return batchTag(id) + "dead" }
+
+// BatchRows is one chunk of the batch's rows (line -> task id): chunk n
+// holds lines n*BatchChunk .. n*BatchChunk+BatchChunk-1.
+func BatchRows(id string, chunk int64) string {
+	return batchTag(id) + "rows:" + strconv.FormatInt(chunk, 10)
+}
+
+// BatchChunk is the lines per BatchRows hash: under Redis's default
+// hash-max-listpack-entries (128), so that every chunk stays a compact
+// listpack.
+const BatchChunk = 100
