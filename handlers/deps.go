@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vendorq/vendorq/tasks"
 	"github.com/vendorq/vendorq/vendorclient"
 )
 
@@ -43,10 +44,12 @@ type Policy struct {
 
 // Limiter is the endpoint's rate limit, shared by every worker process.
 type Limiter interface {
-	// Wait books the caller's call slot and sleeps until it, at most horizon.
-	// When no slot is free within horizon (or the endpoint is paused) it
-	// returns a *NotNow at once. The Slot's Factor is set in every case.
-	Wait(ctx context.Context, horizon time.Duration) (Slot, error)
+	// Wait books the caller's call slot in its lane and sleeps until it, at
+	// most horizon: a ready call of a higher lane goes before every waiting
+	// call of a lower one, across processes (docs/lanes.md). When no slot
+	// is free within horizon (or the endpoint is paused) it returns a
+	// *NotNow at once. The Slot's Factor is set in every case.
+	Wait(ctx context.Context, lane tasks.Priority, horizon time.Duration) (Slot, error)
 	// Throttled reports a throttled answer: the endpoint's rate is cut and,
 	// when hold > 0, no slot is handed out before hold has passed. It
 	// returns the adaptive factor now in force.

@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
 
+	"github.com/vendorq/vendorq/tasks"
 	"github.com/vendorq/vendorq/vendorclient"
 )
 
@@ -22,9 +23,10 @@ type run struct {
 	failures  int
 	started   time.Time
 	log       zerolog.Logger
-	throttles int  // throttled answers in this run
-	keyed     bool // the producer gave an idempotency key (the task id derives from it)
-	attempt   int  // vendor calls for this task: failed ones across runs (from Redis) plus this one
+	throttles int            // throttled answers in this run
+	keyed     bool           // the producer gave an idempotency key (the task id derives from it)
+	lane      tasks.Priority // the payload's priority (prologue): its place in the bucket and the send window
+	attempt   int            // vendor calls for this task: failed ones across runs (from Redis) plus this one
 }
 
 // payload is a task payload as the prologue sees it.
@@ -65,6 +67,7 @@ func (r *run) prologue(ctx context.Context, p payload) (ok bool, err error) {
 	}
 	endpoint, key := p.head()
 	r.keyed = key != ""
+	r.lane = laneOf(p)
 	if err := p.validate(r.h.pol); err != nil {
 		return false, r.deadLetter(ctx, raw, "bad_payload", err, "permanent")
 	}
@@ -72,6 +75,17 @@ func (r *run) prologue(ctx context.Context, p payload) (ok bool, err error) {
 		return false, r.deadLetter(ctx, raw, "wrong_endpoint", fmt.Errorf("payload endpoint %q on queue %q", endpoint, r.h.ep), "permanent")
 	}
 	return true, nil
+}
+
+// laneOf is the decoded payload's lane (default when it names none).
+func laneOf(p payload) tasks.Priority {
+	switch v := p.(type) {
+	case *recordPayload:
+		return v.Priority.Or()
+	case *smsPayload:
+		return v.Priority.Or()
+	}
+	return tasks.PriorityDefault
 }
 
 // refusal is a failed call whose decision is to dead-letter: the caller
@@ -129,7 +143,7 @@ func (r *run) inputFor(err error) input {
 // acquire waits for the endpoint's slot. A pause or a slot beyond the
 // horizon hands the task back to the queue without counting a failure.
 func (r *run) acquire(ctx context.Context) error {
-	slot, err := r.h.d.Limiter.Wait(ctx, r.h.pol.Horizon)
+	slot, err := r.h.d.Limiter.Wait(ctx, r.lane, r.h.pol.Horizon)
 	m := r.h.d.Metrics
 	m.SetEffectiveRate(r.h.ep, r.h.d.Limiter.Rate()*slot.Factor)
 	var nn *NotNow

@@ -12,6 +12,7 @@ import (
 	"github.com/vendorq/vendorq/handlers"
 	"github.com/vendorq/vendorq/internal/dlq"
 	"github.com/vendorq/vendorq/internal/ratelimit"
+	"github.com/vendorq/vendorq/tasks"
 )
 
 // Limiter is an endpoint's shared bucket as a handlers.Limiter.
@@ -19,9 +20,9 @@ func Limiter(b *ratelimit.Bucket) handlers.Limiter { return bucket{b} }
 
 type bucket struct{ *ratelimit.Bucket } // Throttled, Pause and Rate as they are
 
-// Wait translates the bucket's grant and *ratelimit.WaitError.
-func (b bucket) Wait(ctx context.Context, horizon time.Duration) (handlers.Slot, error) {
-	g, err := b.Bucket.Wait(ctx, horizon)
+// Wait translates the lane, the bucket's grant and *ratelimit.WaitError.
+func (b bucket) Wait(ctx context.Context, lane tasks.Priority, horizon time.Duration) (handlers.Slot, error) {
+	g, err := b.Bucket.Wait(ctx, ratelimit.Lane(lane.Rank()), horizon)
 	slot := handlers.Slot{Waited: g.Waited, Factor: g.Factor}
 	var we *ratelimit.WaitError
 	if errors.As(err, &we) {

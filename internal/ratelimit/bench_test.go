@@ -87,7 +87,7 @@ func BenchmarkBucketVsRedisRate(b *testing.B) {
 		c1 := redis.NewClient(&redis.Options{Addr: srv.Addr, DB: db})
 		c1.AddHook(ours)
 		bucket := New(c1, "bench", rate, 1, Tuning{})
-		g1 := contend(b, total, func(ctx context.Context) error { _, err := bucket.Wait(ctx, 10*time.Second); return err })
+		g1 := contend(b, total, func(ctx context.Context) error { _, err := bucket.Wait(ctx, LaneDefault, 10*time.Second); return err })
 		_ = c1.Close()
 
 		theirs := &countHook{}

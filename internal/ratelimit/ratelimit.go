@@ -12,6 +12,10 @@
 // soon called far more slowly, while one refusal caused by network jitter
 // costs little; the rate recovers by RecoverStep every RecoverEvery. A
 // vendor's Retry-After holds the whole bucket until then.
+//
+// Lanes (lanes.go, docs/lanes.md): a caller of a higher lane takes over the
+// earliest slot a lower lane booked and has not used yet, so a high task
+// never waits behind the slots that low tasks of every process reserved.
 package ratelimit
 
 import (
@@ -19,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -97,7 +100,8 @@ type Bucket struct {
 	rate     float64
 	burst    int
 	tune     Tuning
-	keys     []string
+	keys     []string // bucket, pause, adapt, sends
+	lanes    []string // the lane sets, highest first (lanes.go)
 }
 
 // New returns the bucket of endpoint at rate calls/second with burst.
@@ -108,28 +112,41 @@ func New(rdb redis.UniversalClient, endpoint string, rate float64, burst int, t 
 	}
 	return &Bucket{
 		rdb: rdb, endpoint: endpoint, rate: rate, burst: burst, tune: t.withDefaults(),
-		keys: []string{keys.Bucket(endpoint), keys.Pause(endpoint), keys.Adapt(endpoint), keys.Sends(endpoint)},
+		keys:  []string{keys.Bucket(endpoint), keys.Pause(endpoint), keys.Adapt(endpoint), keys.Sends(endpoint)},
+		lanes: laneKeys(endpoint),
 	}
 }
 
 // Grant is the outcome of a successful Wait.
 type Grant struct {
-	Waited time.Duration // time spent sleeping for the slot
+	Waited time.Duration // time from Wait's call to the go-ahead
 	Factor float64       // adaptive factor in force (1 = full rate)
+	// TakenOver counts the times a higher lane took this caller's booked
+	// slot while it slept (it then booked again); TookOver says its slot
+	// was one a lower lane had booked (lanes.go).
+	TakenOver int
+	TookOver  bool
 }
 
-// reserveScript books the next call slot.
+// reserveScript books the next call slot: a slot a lower lane booked and
+// has not used yet if there is one within the horizon (lanes.go), else the
+// next one at the end of the line.
 //
 // KEYS[1] bucket: GCRA theoretical arrival time (TAT), microseconds since epoch
 // KEYS[2] pause:  exists while the endpoint is paused (PTTL = time left)
 // KEYS[3] adapt:  hash {cut = factor after the last throttle, at = its time in µs}
+// KEYS[4], KEYS[5], KEYS[6] the lane sets high, default, low (member = caller, score = slot µs)
 // ARGV[1] base emission interval in µs (1e6/rate, safety applied); 0 = unlimited
 // ARGV[2] burst (slots that may be booked back to back)
 // ARGV[3] horizon in µs: book only a slot that starts within it
 // ARGV[4] recover step (fraction of the rate regained per step)
 // ARGV[5] recover period in µs
+// ARGV[6] the caller's lane: 0 = high, 1 = default, 2 = low
+// ARGV[7] the caller's member in the lane sets; "" = lanes not tracked (no guard)
+// ARGV[8] keep in µs: a booking older than that is dropped from its set
 // Returns {status, wait_µs, factor_permille}: status 1 = booked (sleep wait),
-// 0 = next slot beyond horizon (wait = how far), -1 = paused (wait = time left).
+// 2 = took over a lower lane's booked slot (sleep wait), 0 = next slot beyond
+// horizon (wait = how far), -1 = paused (wait = time left).
 var reserveScript = redis.NewScript(`
 local pttl = redis.call("PTTL", KEYS[2])
 if pttl > 0 or pttl == -1 then
@@ -154,52 +171,107 @@ if base == 0 then
 end
 local interval = base / factor
 local burst = tonumber(ARGV[2])
+local horizon = tonumber(ARGV[3])
+local lane = tonumber(ARGV[6])
+local member = ARGV[7]
+local keep = tonumber(ARGV[8])
+local old = string.format("%.0f", now - keep)
 local tat = tonumber(redis.call("GET", KEYS[1]) or "0")
 if tat < now then tat = now end
+if member ~= "" then
+  local best, bkey, bmember
+  for l = lane + 1, 2 do
+    local k = KEYS[4 + l]
+    redis.call("ZREMRANGEBYSCORE", k, "-inf", old)
+    local e = redis.call("ZRANGEBYSCORE", k, string.format("%.0f", now), "+inf", "WITHSCORES", "LIMIT", 0, 1)
+    if e[1] and (best == nil or tonumber(e[2]) < best) then
+      best, bkey, bmember = tonumber(e[2]), k, e[1]
+    end
+  end
+  if best and best - now <= horizon then
+    redis.call("ZREM", bkey, bmember)
+    redis.call("ZADD", KEYS[4 + lane], string.format("%.0f", best), member)
+    redis.call("PEXPIRE", KEYS[4 + lane], math.floor((tat - now + keep) / 1000) + 1000)
+    return {2, math.floor(best - now), math.floor(factor * 1000)}
+  end
+end
 local wait = tat - (burst - 1) * interval - now
 if wait < 0 then wait = 0 end
-if wait > tonumber(ARGV[3]) then
+if wait > horizon then
   return {0, math.floor(wait), math.floor(factor * 1000)}
 end
 local newtat = tat + interval
 redis.call("SET", KEYS[1], string.format("%.0f", newtat), "PX", math.floor((newtat - now) / 1000) + 1000)
+if member ~= "" then
+  local own = KEYS[4 + lane]
+  redis.call("ZREMRANGEBYSCORE", own, "-inf", old)
+  redis.call("ZADD", own, string.format("%.0f", now + wait), member)
+  redis.call("PEXPIRE", own, math.floor((newtat - now + keep) / 1000) + 1000)
+end
 return {1, math.floor(wait), math.floor(factor * 1000)}
 `)
 
-// Wait books the caller's slot and sleeps until it, bounded by ctx and by
-// horizon (the longest sleep the caller accepts). It returns a *WaitError
-// (ErrPaused or ErrTooLong, with the delay to come back after) without
-// sleeping when the slot is further away than horizon.
-func (b *Bucket) Wait(ctx context.Context, horizon time.Duration) (Grant, error) {
+// Wait books the caller's slot in its lane and sleeps until it, bounded by
+// ctx and by horizon (the longest the caller waits in all). It returns a
+// *WaitError (ErrPaused or ErrTooLong, with the delay to come back after)
+// without sleeping when the slot is further away than what is left of
+// horizon. A slot a higher lane takes over while the caller sleeps is
+// booked again (lanes.go), within the same horizon.
+func (b *Bucket) Wait(ctx context.Context, lane Lane, horizon time.Duration) (Grant, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		if left := time.Until(dl) - 50*time.Millisecond; left < horizon {
 			horizon = max(left, 0)
 		}
 	}
+	start := time.Now()
+	member := ""
+	if b.tracksLanes() {
+		member = newMember()
+	}
+	lane = lane.valid()
+	var g Grant
+	for left := horizon; ; left = max(horizon-time.Since(start), 0) {
+		wait, took, err := b.reserve(ctx, lane, member, left, &g)
+		if err != nil {
+			return g, err
+		}
+		g.TookOver = took
+		if err := clock.Sleep(ctx, wait); err != nil {
+			return g, err
+		}
+		taken, err := b.guard(ctx, lane, member)
+		if taken {
+			g.TakenOver++
+			continue
+		}
+		g.Waited = time.Since(start)
+		return g, err
+	}
+}
+
+// reserve runs reserveScript once: the time to sleep until the booked
+// slot, and whether it was taken over from a lower lane.
+func (b *Bucket) reserve(ctx context.Context, lane Lane, member string, horizon time.Duration, g *Grant) (time.Duration, bool, error) {
 	base := 0.0
 	if b.rate > 0 {
 		base = math.Round(1e6 / b.rate * (1 + b.tune.Safety))
 	}
-	res, err := reserveScript.Run(ctx, b.rdb, b.keys,
+	res, err := reserveScript.Run(ctx, b.rdb, append(b.keys[:3:3], b.lanes...),
 		strconv.FormatFloat(base, 'f', 0, 64), b.burst, horizon.Microseconds(),
-		strconv.FormatFloat(b.tune.RecoverStep, 'f', -1, 64), b.tune.RecoverEvery.Microseconds()).Int64Slice()
+		strconv.FormatFloat(b.tune.RecoverStep, 'f', -1, 64), b.tune.RecoverEvery.Microseconds(),
+		int(lane), member, laneKeep.Microseconds()).Int64Slice()
 	if err != nil {
-		return Grant{}, fmt.Errorf("ratelimit %s: %w", b.endpoint, err)
+		return 0, false, fmt.Errorf("ratelimit %s: %w", b.endpoint, err)
 	}
 	status, wait := res[0], time.Duration(res[1])*time.Microsecond
-	g := Grant{Factor: float64(res[2]) / 1000}
+	g.Factor = float64(res[2]) / 1000
 	switch status {
 	case -1:
-		return g, &WaitError{Reason: ErrPaused, Delay: wait}
+		return 0, false, &WaitError{Reason: ErrPaused, Delay: wait}
 	case 0:
-		return g, &WaitError{Reason: ErrTooLong, Delay: wait}
+		return 0, false, &WaitError{Reason: ErrTooLong, Delay: wait}
 	}
-	if err := clock.Sleep(ctx, wait); err != nil {
-		return g, err
-	}
-	extra, err := b.guard(ctx)
-	g.Waited = wait + extra
-	return g, err
+	return wait, status == 2, nil
 }
 
 // guardScript is the last check before a call leaves, against the vendor's
@@ -209,17 +281,25 @@ func (b *Bucket) Wait(ctx context.Context, horizon time.Duration) (Grant, error)
 // on actual send times, holds back the call that would make limit+1.
 //
 // It also re-checks the quota pause: a caller that booked its slot before
-// the endpoint was paused must not call during the pause.
+// the endpoint was paused must not call during the pause. And it first
+// takes the caller's booking out of its lane set: when it is gone, a higher
+// lane took the slot over (lanes.go) and the caller must book again.
 //
 // KEYS[1] sorted set of recent send times of the endpoint (µs); KEYS[2] pause
+// KEYS[3] the caller's lane set
 // ARGV[1] window µs; ARGV[2] limit; ARGV[3] unique member for this send
-// Returns 0 when the send is recorded (go now), a positive number of µs to
-// wait before asking again, or minus the µs the pause still lasts.
+// ARGV[4] the caller's member in its lane set ("" = nothing to check: lanes
+// not tracked, or checked by an earlier round of this send)
+// Returns {status, µs}: 0 = the send is recorded (go now), 1 = wait µs
+// before asking again, 2 = paused for µs, 3 = the slot was taken over.
 var guardScript = redis.NewScript(`
+if ARGV[4] ~= "" and redis.call("ZREM", KEYS[3], ARGV[4]) == 0 then
+  return {3, 0}
+end
 local pttl = redis.call("PTTL", KEYS[2])
 if pttl > 0 or pttl == -1 then
   if pttl == -1 then pttl = 1000 end
-  return -pttl * 1000
+  return {2, pttl * 1000}
 end
 local t = redis.call("TIME")
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -230,10 +310,10 @@ local n = redis.call("ZCARD", KEYS[1])
 if n < limit then
   redis.call("ZADD", KEYS[1], string.format("%.0f", now), ARGV[3])
   redis.call("PEXPIRE", KEYS[1], math.floor(window / 1000) + 1000)
-  return 0
+  return {0, 0}
 end
 local s = redis.call("ZRANGE", KEYS[1], n - limit, n - limit, "WITHSCORES")
-return math.floor(tonumber(s[2]) + window - now) + 1
+return {1, math.floor(tonumber(s[2]) + window - now) + 1}
 `)
 
 // window returns the guard's sliding window and the calls it allows: the
@@ -250,30 +330,32 @@ func (b *Bucket) window() (time.Duration, int) {
 }
 
 // guard records this send in the endpoint's window, waiting first while the
-// window is full. It returns the time waited.
-func (b *Bucket) guard(ctx context.Context) (time.Duration, error) {
-	if b.rate <= 0 || b.rate > b.tune.GuardMaxRate {
-		return 0, nil
+// window is full. taken reports that a higher lane took the caller's slot
+// over (book again; nothing was recorded).
+func (b *Bucket) guard(ctx context.Context, lane Lane, member string) (taken bool, err error) {
+	if !b.tracksLanes() {
+		return false, nil
 	}
 	w, limit := b.window()
-	var waited time.Duration
+	keys := []string{b.keys[3], b.keys[1], b.lanes[lane]}
 	for {
-		member := strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.FormatUint(rand.Uint64(), 36)
-		us, err := guardScript.Run(ctx, b.rdb, []string{b.keys[3], b.keys[1]}, w.Microseconds(), limit, member).Int64()
+		res, err := guardScript.Run(ctx, b.rdb, keys, w.Microseconds(), limit, newMember(), member).Int64Slice()
 		if err != nil {
-			return waited, fmt.Errorf("ratelimit %s: %w", b.endpoint, err)
+			return false, fmt.Errorf("ratelimit %s: %w", b.endpoint, err)
 		}
-		if us < 0 {
-			return waited, &WaitError{Reason: ErrPaused, Delay: time.Duration(-us) * time.Microsecond}
+		member = "" // checked: a second round only waits for the window
+		d := time.Duration(res[1]) * time.Microsecond
+		switch res[0] {
+		case 0:
+			return false, nil
+		case 2:
+			return false, &WaitError{Reason: ErrPaused, Delay: d}
+		case 3:
+			return true, nil
 		}
-		if us == 0 {
-			return waited, nil
-		}
-		d := time.Duration(us) * time.Microsecond
 		if err := clock.Sleep(ctx, d); err != nil {
-			return waited, err
+			return false, err
 		}
-		waited += d
 	}
 }
 

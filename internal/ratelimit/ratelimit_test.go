@@ -46,7 +46,7 @@ func TestSharedBucketHoldsAcrossClients(t *testing.T) {
 						return
 					}
 					mu.Unlock()
-					if _, err := b.Wait(ctx, 10*time.Second); err != nil {
+					if _, err := b.Wait(ctx, LaneDefault, 10*time.Second); err != nil {
 						t.Error(err)
 						return
 					}
@@ -74,10 +74,10 @@ func TestHorizonAndPause(t *testing.T) {
 	db := srv.FreshDB(t)
 	ctx := context.Background()
 	b := New(newClient(t, db), "ep", 1, 1, Tuning{})
-	if _, err := b.Wait(ctx, 0); err != nil {
+	if _, err := b.Wait(ctx, LaneDefault, 0); err != nil {
 		t.Fatalf("first slot is free: %v", err)
 	}
-	_, err := b.Wait(ctx, 10*time.Millisecond)
+	_, err := b.Wait(ctx, LaneDefault, 10*time.Millisecond)
 	var we *WaitError
 	if !errors.As(err, &we) || !errors.Is(err, ErrTooLong) || we.Delay < 500*time.Millisecond {
 		t.Fatalf("second slot is ~1s away: %v", err)
@@ -85,7 +85,7 @@ func TestHorizonAndPause(t *testing.T) {
 	if err := b.Pause(ctx, 5*time.Second, "4005"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = b.Wait(ctx, time.Minute)
+	_, err = b.Wait(ctx, LaneDefault, time.Minute)
 	if !errors.As(err, &we) || !errors.Is(err, ErrPaused) || we.Delay < 4*time.Second {
 		t.Fatalf("paused: %v", err)
 	}
@@ -116,7 +116,7 @@ func TestThrottleCutsDebouncesAndRecovers(t *testing.T) {
 			t.Fatalf("debounce failed: factor %v", f)
 		}
 	}
-	g, err := b.Wait(ctx, time.Second)
+	g, err := b.Wait(ctx, LaneDefault, time.Second)
 	if err != nil || g.Factor < 0.5 || g.Factor >= 1 { // cut once (not 0.5^6), not yet recovered
 		t.Fatalf("factor in force %v %v", g.Factor, err)
 	}
@@ -127,7 +127,7 @@ func TestThrottleCutsDebouncesAndRecovers(t *testing.T) {
 			t.Fatalf("no recovery, factor %v", g.Factor)
 		}
 		time.Sleep(50 * time.Millisecond)
-		if g, err = b.Wait(ctx, time.Second); err != nil {
+		if g, err = b.Wait(ctx, LaneDefault, time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -140,7 +140,7 @@ func TestRetryAfterHoldsBucket(t *testing.T) {
 	if _, err := b.Throttled(ctx, 3*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	_, err := b.Wait(ctx, 100*time.Millisecond)
+	_, err := b.Wait(ctx, LaneDefault, 100*time.Millisecond)
 	var we *WaitError
 	if !errors.As(err, &we) || we.Delay < 2*time.Second {
 		t.Fatalf("Retry-After 3s must hold every slot: %v", err)
@@ -150,12 +150,12 @@ func TestRetryAfterHoldsBucket(t *testing.T) {
 func TestContextDeadlineBoundsWait(t *testing.T) {
 	db := srv.FreshDB(t)
 	b := New(newClient(t, db), "ep", 0.5, 1, Tuning{})
-	if _, err := b.Wait(context.Background(), 0); err != nil {
+	if _, err := b.Wait(context.Background(), LaneDefault, 0); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	if _, err := b.Wait(ctx, time.Minute); !errors.Is(err, ErrTooLong) {
+	if _, err := b.Wait(ctx, LaneDefault, time.Minute); !errors.Is(err, ErrTooLong) {
 		t.Fatalf("slot 2s away with 300ms left must not be booked: %v", err)
 	}
 }
@@ -175,7 +175,7 @@ func TestGuardHoldsSlidingWindow(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := b.Wait(ctx, 10*time.Second); err != nil {
+			if _, err := b.Wait(ctx, LaneDefault, 10*time.Second); err != nil {
 				t.Error(err)
 				return
 			}
@@ -213,11 +213,11 @@ func TestPauseStopsCallersAlreadyWaiting(t *testing.T) {
 	db := srv.FreshDB(t)
 	ctx := context.Background()
 	b := New(newClient(t, db), "ep", 0.5, 1, Tuning{})
-	if _, err := b.Wait(ctx, 0); err != nil {
+	if _, err := b.Wait(ctx, LaneDefault, 0); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { _, err := b.Wait(ctx, 10*time.Second); done <- err }() // sleeps ~2s for its slot
+	go func() { _, err := b.Wait(ctx, LaneDefault, 10*time.Second); done <- err }() // sleeps ~2s for its slot
 	// Pause once its slot (2 s away) is booked, while it sleeps.
 	start := time.Now()
 	for {
