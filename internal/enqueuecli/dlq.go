@@ -22,9 +22,13 @@ type dlqFlags struct {
 	id         string
 	asJSON     bool
 	limit      int
+	after      string // list: the cursor to page on from
+	by         string // count: the grouping
+	dryRun     bool   // replay, purge: print the count only
 	showPhones bool
 	all, yes   bool // purge without a target
 	keepKeys   bool // purge keeps the dedupe markers
+	dlqFilterFlags
 }
 
 func newDLQCmd(g *globals) *cobra.Command {
@@ -35,29 +39,50 @@ func newDLQCmd(g *globals) *cobra.Command {
 		Long: `Dead letters are tasks that can never succeed (a permanent vendor answer, or
 transient failures beyond max_retry). They are kept in Redis, unbounded, until
 replayed or purged. Without --endpoint a command covers every endpoint
-(except purge, which then needs --all --yes, or asks on a terminal).`,
+(except purge, which then needs --all --yes, or asks on a terminal).
+
+Filters combine (AND; several --code values OR): --endpoint, --code, --class,
+--type, --since, --until, --grep. Every one but --grep is answered from an
+index, without reading the whole store; --grep reads the entries that the
+other filters select.`,
+		Example: `  enqueue dlq count --by code
+  enqueue dlq list --endpoint forms --code 4001 --since 2h --limit 50
+  enqueue dlq replay --code 4001 --since 2026-11-20T09:00:00+08:00 --dry-run
+  enqueue dlq replay --code 4001 --since 2026-11-20T09:00:00+08:00
+  enqueue dlq purge --class permanent --grep "form not found"`,
 	}
 	groupOnly(cmd, false)
 	cmd.PersistentFlags().StringVar(&f.endpoint, "endpoint", "", "only this endpoint")
 	cmd.PersistentFlags().StringVar(&f.id, "id", "", "only this task ID (list, replay, purge)")
 	cmd.PersistentFlags().BoolVar(&f.asJSON, "json", false, "print one JSON object per line")
+	f.dlqFilterFlags.register(cmd)
 	sub := func(use, short string, run func(*cobra.Command, *dlqFlags, *dlqRun) error) *cobra.Command {
 		return &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error { return g.withDLQ(cmd, f, run) }}
 	}
-	count := sub("count", "Number of dead letters per endpoint", dlqCount)
+	count := sub("count", "Number of dead letters per endpoint (or per code, class, type)", dlqCount)
+	count.Flags().StringVar(&f.by, "by", "", "one count per "+strings.Join(dlq.Groupings, "|")+" instead of per endpoint")
 	list := sub("list", "Dead letters, newest first", dlqList)
-	list.Long = `Dead letters, newest first. Phone numbers in the id, the error and the payload
-are masked (138****0000, as in the logs and on the dashboard) unless
---show-phones is given; a task id that holds a phone is masked too, so take the
-id for --id from a --show-phones listing.`
-	list.Flags().IntVar(&f.limit, "limit", 0, "at most this many per endpoint (0 = all)")
+	list.Long = `Dead letters, newest first over every endpoint selected. Phone numbers in the
+id, the error and the payload are masked (138****0000, as in the logs and on the
+dashboard) unless --show-phones is given; a task id that holds a phone is masked
+too, so take the id for --id from a --show-phones listing.
+
+With --limit N at most N are printed and, when there are more, the last line on
+stderr is next=CURSOR: pass it as --after CURSOR (with the same filters) for the
+next page. A cursor is a position in the listing: dead letters added meanwhile
+neither repeat nor shift the pages that follow.`
+	list.Flags().IntVar(&f.limit, "limit", 0, "at most this many (0 = all; with --after, a page)")
+	list.Flags().StringVar(&f.after, "after", "", "page on after this cursor (printed as next=CURSOR on stderr by the previous page)")
 	list.Flags().BoolVar(&f.showPhones, "show-phones", false, "print phone numbers in full: the output then holds personal data (PII)")
 	replay := sub("replay", "Put dead letters back on their queue (each entry is removed once re-enqueued)", dlqReplay)
+	replay.Flags().BoolVar(&f.dryRun, "dry-run", false, "print how many would be replayed; replay nothing")
 	purge := sub("purge", "Delete dead letters for good (and unblock their keys)", dlqPurge)
-	purge.Long = `Delete dead letters for good: those of --endpoint, the one of --id, or with
---all those of every endpoint. Without --endpoint or --id, purge refuses
-(exit 2) unless given --all --yes; on a terminal it asks first.
+	purge.Long = `Delete dead letters for good: those of --endpoint, the one of --id, those that
+pass the filters (--code, --class, --type, --since, --until, --grep), or with
+--all those of every endpoint. Without any of these, purge refuses (exit 2)
+unless given --all --yes; on a terminal it asks first. --dry-run prints how
+many would go and deletes nothing.
 
 A purge also deletes the purged tasks' dedupe markers, so that the fixed task
 can be enqueued again with the same --key (as a replay does); with
@@ -69,7 +94,14 @@ can be enqueued again with the same --key (as a replay does); with
 	purge.Flags().BoolVar(&f.all, "all", false, "purge every endpoint's dead letters (needs --yes when not on a terminal)")
 	purge.Flags().BoolVar(&f.yes, "yes", false, "do not ask for confirmation")
 	purge.Flags().BoolVar(&f.keepKeys, "keep-keys", false, "keep the purged tasks' dedupe markers: their keys stay blocked for the dedupe window")
-	cmd.AddCommand(count, list, replay, purge)
+	purge.Flags().BoolVar(&f.dryRun, "dry-run", false, "print how many would be purged; purge nothing")
+	reindex := sub("reindex", "Rebuild the dead-letter indexes (after an upgrade; filtered commands also do it by themselves)", dlqReindex)
+	reindex.Long = `The filters and counts read per-endpoint indexes that the worker keeps as it
+dead-letters tasks. Dead letters stored by an older version have none: the first
+filtered command on such an endpoint notices it (the counts do not add up) and
+indexes them by itself; reindex does it ahead of time. It is idempotent, safe
+while workers run, and prints indexed=N.`
+	cmd.AddCommand(count, list, replay, purge, reindex)
 	return cmd
 }
 
@@ -78,6 +110,7 @@ type dlqRun struct {
 	session *session
 	store   *dlq.Store
 	eps     []string
+	filter  dlq.Filter // over eps
 }
 
 // withDLQ opens the session, resolves the endpoints to cover and runs fn.
@@ -91,7 +124,14 @@ func (g *globals) withDLQ(cmd *cobra.Command, f *dlqFlags, fn func(*cobra.Comman
 	if err != nil {
 		return err
 	}
-	return fn(cmd, f, &dlqRun{session: s, store: dlq.New(s.rdb), eps: eps})
+	if f.id != "" && f.given() {
+		return fail(cliexit.Usage, "--id selects one dead letter: it excludes --code, --class, --type, --since, --until and --grep")
+	}
+	filter, err := f.filter(eps, time.Now())
+	if err != nil {
+		return err
+	}
+	return fn(cmd, f, &dlqRun{session: s, store: dlq.New(s.rdb), eps: eps, filter: filter})
 }
 
 func (g *globals) dlqEndpoints(cmd *cobra.Command, s *session, f *dlqFlags) ([]string, error) {
@@ -135,14 +175,21 @@ func unknownEndpoint(name string, configured []string) error {
 }
 
 func dlqCount(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
-	store, eps := d.store, d.eps
 	out := cmd.OutOrStdout()
+	groups, err := d.store.CountBy(cmd.Context(), d.filter, f.by)
+	if err != nil {
+		return filterError(err)
+	}
+	if f.by != "" && f.by != dlq.ByEndpoint {
+		return printGroups(out, f, groups)
+	}
+	byEp := map[string]int64{}
+	for _, g := range groups {
+		byEp[g.Key] = g.Count
+	}
 	var total int64
-	for _, ep := range eps {
-		n, err := store.Count(cmd.Context(), ep)
-		if err != nil {
-			return fail(cliexit.Redis, "%v", err)
-		}
+	for _, ep := range d.eps { // the configured order, as before
+		n := byEp[ep]
 		total += n
 		switch {
 		case f.asJSON:
@@ -155,6 +202,29 @@ func dlqCount(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
 		}
 	}
 	if !f.asJSON && f.endpoint == "" {
+		fmt.Fprintf(out, "total\t%d\n", total)
+	}
+	return nil
+}
+
+// printGroups prints count --by: KEY<tab>N lines largest first and a total,
+// or one {"<by>": KEY, "count": N} per line.
+func printGroups(out io.Writer, f *dlqFlags, groups []dlq.Group) error {
+	var total int64
+	for _, g := range groups {
+		total += g.Count
+		if f.asJSON {
+			b, _ := json.Marshal(map[string]any{f.by: g.Key, "count": g.Count})
+			fmt.Fprintln(out, string(b))
+			continue
+		}
+		key := g.Key
+		if key == "" {
+			key = "(none)"
+		}
+		fmt.Fprintf(out, "%s\t%d\n", key, g.Count)
+	}
+	if !f.asJSON {
 		fmt.Fprintf(out, "total\t%d\n", total)
 	}
 	return nil
@@ -182,8 +252,8 @@ func dlqList(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", e.Endpoint, e.ID, e.Type, e.Code, e.Attempts, e.LastAttempt.Format(time.RFC3339), shorten(e.Error, 80))
 		return nil
 	}
-	for _, ep := range eps {
-		if f.id != "" {
+	if f.id != "" {
+		for _, ep := range eps {
 			e, err := store.Get(cmd.Context(), ep, f.id)
 			if errors.Is(err, dlq.ErrNotFound) {
 				continue
@@ -194,105 +264,169 @@ func dlqList(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
 			if err := emit(e); err != nil {
 				return err
 			}
-			continue
 		}
-		n := 0
-		errStop := errors.New("stop")
-		err := store.Scan(cmd.Context(), ep, func(e dlq.Entry) error {
-			if f.limit > 0 && n >= f.limit {
-				return errStop
+		return tw.Flush()
+	}
+	// Page by page (listPage at a time when printing everything), flushing
+	// each, so that a million entries never sit in memory.
+	cur, left := dlq.Cursor(f.after), f.limit
+	for {
+		size := listPage
+		if f.limit > 0 {
+			size = min(left, listPage)
+		}
+		page, err := store.ListFiltered(cmd.Context(), d.filter, cur, size)
+		if err != nil {
+			return filterError(err)
+		}
+		for _, e := range page.Entries {
+			if err := emit(e); err != nil {
+				return err
 			}
-			n++
-			return emit(e)
-		})
-		if err != nil && !errors.Is(err, errStop) {
-			return fail(cliexit.Redis, "%v", err)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		left -= len(page.Entries)
+		cur = page.Next
+		if cur == "" || f.limit > 0 && left <= 0 {
+			break
 		}
 	}
-	if !f.asJSON {
-		return tw.Flush()
+	if cur != "" {
+		fmt.Fprintf(cmd.ErrOrStderr(), "next=%s\n", cur)
 	}
 	return nil
 }
 
+// listPage is how many entries list reads per round trip.
+const listPage = 500
+
 func dlqReplay(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
 	ctx, store := cmd.Context(), d.store
+	if f.dryRun {
+		return printDryRun(cmd, f, d)
+	}
 	var replayed int64
 	defer func() { fmt.Fprintf(cmd.OutOrStdout(), "replayed=%d\n", replayed) }()
-	for _, ep := range d.eps {
-		if f.id != "" {
-			ok, err := store.ReplayOne(ctx, d.session.client, ep, f.id)
-			if err != nil {
-				return fail(cliexit.Redis, "%v", err)
-			}
-			if ok {
-				replayed++
-			}
-			continue
+	if f.id == "" {
+		res, err := store.ReplayFilter(ctx, d.session.client, d.filter)
+		replayed = res.Done
+		if res.Skipped > 0 {
+			fmt.Fprintf(cmd.ErrOrStderr(), "skipped=%d (no task type or payload: see dlq list)\n", res.Skipped)
 		}
-		n, err := store.ReplayAll(ctx, d.session.client, ep)
-		replayed += n
+		if err != nil {
+			return filterError(err)
+		}
+		return nil
+	}
+	for _, ep := range d.eps {
+		ok, err := store.ReplayOne(ctx, d.session.client, ep, f.id)
 		if err != nil {
 			return fail(cliexit.Redis, "%v", err)
 		}
+		if ok {
+			replayed++
+		}
 	}
-	if f.id != "" && replayed == 0 {
+	if replayed == 0 {
 		return fail(cliexit.Failed, "no dead letter with id %q", f.id)
 	}
 	return nil
 }
 
+// printDryRun prints how many dead letters replay or purge would take: the
+// count alone.
+func printDryRun(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
+	var n int64
+	if f.id != "" {
+		for _, ep := range d.eps {
+			if _, err := d.store.Get(cmd.Context(), ep, f.id); err == nil {
+				n++
+			} else if !errors.Is(err, dlq.ErrNotFound) {
+				return fail(cliexit.Redis, "%v", err)
+			}
+		}
+	} else {
+		var err error
+		if n, err = d.store.Total(cmd.Context(), d.filter); err != nil {
+			return filterError(err)
+		}
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), n)
+	return nil
+}
+
 // checkPurgeFlags refuses, before anything is opened, a purge that would
 // cover every endpoint without being asked for (--all --yes) and where
-// nobody can be asked (no terminal).
+// nobody can be asked (no terminal). A filter is a target.
 func checkPurgeFlags(f *dlqFlags, env *Env) error {
-	targeted := f.endpoint != "" || f.id != ""
+	targeted := f.endpoint != "" || f.id != "" || f.given()
 	switch {
 	case f.all && f.endpoint != "":
 		return fail(cliexit.Usage, "--all and --endpoint exclude each other")
 	case f.all && f.id != "":
 		return fail(cliexit.Usage, "--all and --id exclude each other (--id purges one dead letter)")
-	case targeted || f.all && f.yes || env.interactive():
+	case f.all && f.given():
+		return fail(cliexit.Usage, "--all and the filters (--code, --class, --type, --since, --until, --grep) exclude each other")
+	case targeted || f.dryRun || f.all && f.yes || env.interactive():
 		return nil
 	case f.all:
 		return fail(cliexit.Usage, "dlq purge --all deletes the dead letters of every endpoint: add --yes to confirm (not on a terminal, so nobody can be asked)")
 	}
-	return fail(cliexit.Usage, "dlq purge needs a target: --endpoint E, --id ID, or --all --yes to delete the dead letters of every endpoint")
+	return fail(cliexit.Usage, "dlq purge needs a target: --endpoint E, --id ID, or --all --yes to delete the dead letters of every endpoint (or a filter: --code, --class, --type, --since, --until, --grep)")
 }
 
 func dlqPurge(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
 	ctx, store, eps := cmd.Context(), d.store, d.eps
+	if f.dryRun {
+		return printDryRun(cmd, f, d)
+	}
 	opts := dlq.PurgeOptions{KeepKeys: f.keepKeys}
 	consented := f.all && f.yes // --yes alone is not consent to every endpoint
-	if f.endpoint == "" && f.id == "" && !consented {
+	if f.endpoint == "" && f.id == "" && !f.given() && !consented {
 		ok, err := confirmPurgeAll(cmd, store, eps)
 		if err != nil || !ok {
 			return err
 		}
 	}
 	var purged int64
-	for _, ep := range eps {
-		if f.id != "" {
-			ok, err := store.PurgeOne(ctx, ep, f.id, opts)
-			if err != nil {
-				return fail(cliexit.Redis, "%v", err)
-			}
-			if ok {
-				purged++
-			}
-			continue
-		}
-		n, err := store.PurgeWith(ctx, ep, opts)
-		purged += n
+	if f.id == "" {
+		n, err := store.PurgeFilter(ctx, d.filter, opts)
+		fmt.Fprintf(cmd.OutOrStdout(), "purged=%d\n", n)
 		if err != nil {
-			fmt.Fprintf(cmd.OutOrStdout(), "purged=%d\n", purged)
+			return filterError(err)
+		}
+		return nil
+	}
+	for _, ep := range eps {
+		ok, err := store.PurgeOne(ctx, ep, f.id, opts)
+		if err != nil {
 			return fail(cliexit.Redis, "%v", err)
+		}
+		if ok {
+			purged++
 		}
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "purged=%d\n", purged)
-	if f.id != "" && purged == 0 {
+	if purged == 0 {
 		return fail(cliexit.Failed, "no dead letter with id %q", f.id)
 	}
+	return nil
+}
+
+// dlqReindex rebuilds the indexes of every endpoint selected.
+func dlqReindex(cmd *cobra.Command, _ *dlqFlags, d *dlqRun) error {
+	var n int64
+	for _, ep := range d.eps {
+		m, err := d.store.Reindex(cmd.Context(), ep)
+		n += m
+		if err != nil {
+			fmt.Fprintf(cmd.OutOrStdout(), "indexed=%d\n", n)
+			return fail(cliexit.Redis, "%v", err)
+		}
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "indexed=%d\n", n)
 	return nil
 }
 

@@ -54,7 +54,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 	}{
 		{"unknown command", []string{"recrd"}, `unknown command "recrd" for "enqueue"; did you mean "record"?`},
 		{"unknown dlq command", []string{"dlq", "replya"}, `unknown command "replya" for "enqueue dlq"; did you mean "replay"?`},
-		{"unknown dlq command, no match", []string{"dlq", "zzzzzz"}, `unknown command "zzzzzz" for "enqueue dlq"; commands: count, list, purge, replay`},
+		{"unknown dlq command, no match", []string{"dlq", "zzzzzz"}, `unknown command "zzzzzz" for "enqueue dlq"; commands: count, list, purge, reindex, replay`},
 		{"dlq without command", []string{"dlq"}, `"enqueue dlq" needs a command`},
 		{"extra argument", with("dlq", "count", "extra"), `unknown command "extra"`},
 		{"record argument", with("record", "x", "--endpoint", "forms", "--table", "a/b", "--data", "{}"), `unknown command "x"`},
