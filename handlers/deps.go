@@ -40,6 +40,9 @@ type Policy struct {
 	// zero values are off and cost nothing.
 	PhoneLimits PhoneLimits
 	DailyBudget int // messages per day in China Standard Time
+	// SendWindow holds the calls of some lanes outside a time of day
+	// (window.go; nil = none). The clock is Deps.Now.
+	SendWindow *SendWindow
 }
 
 // Limiter is the endpoint's rate limit, shared by every worker process.

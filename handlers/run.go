@@ -140,9 +140,13 @@ func (r *run) inputFor(err error) input {
 	return in
 }
 
-// acquire waits for the endpoint's slot. A pause or a slot beyond the
-// horizon hands the task back to the queue without counting a failure.
+// acquire waits for the lane's send window (window.go), then for the
+// endpoint's slot. A closed window, a pause or a slot beyond the horizon
+// hands the task back to the queue without counting a failure.
 func (r *run) acquire(ctx context.Context) error {
+	if err := r.holdForWindow(ctx); err != nil {
+		return err
+	}
 	slot, err := r.h.d.Limiter.Wait(ctx, r.lane, r.h.pol.Horizon)
 	m := r.h.d.Metrics
 	m.SetEffectiveRate(r.h.ep, r.h.d.Limiter.Rate()*slot.Factor)

@@ -66,6 +66,10 @@ type Endpoint struct {
 	// zero = off.
 	PhoneLimits PhoneLimits `yaml:"phone_limits"`
 	DailyBudget int         `yaml:"daily_budget"`
+
+	// SendWindow holds the tasks of some lanes outside a time of day
+	// (window.go); nil = none.
+	SendWindow *SendWindow `yaml:"send_window"`
 }
 
 // Credentials are an endpoint's vendor keys by name. They print as their

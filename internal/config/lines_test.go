@@ -50,7 +50,7 @@ func TestUnknownKeyNamesItsKeyAndLine(t *testing.T) {
 
 func TestUnknownKeyListsTheVendorsKeys(t *testing.T) {
 	_, err := Parse([]byte("endpoints:\n  f: {vendor: yesapi, app_key: k, app_secret: s, sekret: x}\n"), env(nil))
-	want := "(known: app_key, app_secret, base_url, burst, concurrency, max_retry, quota_pause, rate, timeout, vendor)"
+	want := "(known: app_key, app_secret, base_url, burst, concurrency, max_retry, quota_pause, rate, send_window, timeout, vendor)"
 	if err == nil || !strings.HasSuffix(err.Error(), want) {
 		t.Fatalf("error %v\ndoes not end with %s", err, want)
 	}

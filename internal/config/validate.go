@@ -85,6 +85,9 @@ func validateEndpoint(name string, e *Endpoint, role Role) error {
 	case !strings.HasPrefix(e.BaseURL, "http://") && !strings.HasPrefix(e.BaseURL, "https://"):
 		return fmt.Errorf("%w: %s.base_url: must start with http:// or https://", ErrConfig, at)
 	}
+	if err := e.SendWindow.validate(at + ".send_window"); err != nil {
+		return err
+	}
 	return validateTuning(at, e)
 }
 

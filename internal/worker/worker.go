@@ -83,6 +83,7 @@ func New(cfg *config.Config, conn redisconn.Conn, rdb redis.UniversalClient, o O
 				ValidateTable: func(table string) error { return tasks.ValidateTable(ep.Vendor, table) },
 				PhoneLimits:   handlers.PhoneLimits{PerMinute: ep.PhoneLimits.PerMinute, PerHour: ep.PhoneLimits.PerHour, PerDay: ep.PhoneLimits.PerDay},
 				DailyBudget:   ep.DailyBudget,
+				SendWindow:    sendWindow(ep.SendWindow), // lanes held outside a time of day (docs/lanes.md)
 			},
 			Limiter: handlerdeps.Limiter(bucket), DeadLetters: handlerdeps.DeadLetters(w.DLQ), Redis: rdb, Metrics: w.Metrics,
 			Log:          o.Log, // the handler adds the endpoint to every line
