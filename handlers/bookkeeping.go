@@ -9,45 +9,71 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vendorq/vendorq/internal/batch"
 	"github.com/vendorq/vendorq/internal/keys"
+	"github.com/vendorq/vendorq/internal/results"
 )
 
 // noteFailure records a call that did not succeed: the time of the first
-// one and how many there were, across runs and processes, for the
-// dead-letter entry. Successful calls need no bookkeeping (finish drops it),
-// which keeps the success path at one Redis round trip after the call.
-func (r *run) noteFailure(ctx context.Context, at time.Time) {
+// one, how many there were and the last error and code, across runs and
+// processes, for the dead-letter entry and the result (results.go).
+// Successful calls need no bookkeeping (finish drops it), which keeps the
+// success path at one Redis round trip after the call.
+func (r *run) noteFailure(ctx context.Context, at time.Time, cause error) {
 	k := keys.Attempts(r.h.ep)
 	pipe := r.h.d.Redis.Pipeline()
 	pipe.HSetNX(ctx, k, r.id+":first", at.UnixMilli())
 	calls := pipe.HIncrBy(ctx, k, r.id+":calls", 1)
+	if cause != nil {
+		pipe.HSet(ctx, k, r.id+":err", lastError(cause), r.id+":code", codeOf(cause))
+	}
 	if _, err := pipe.Exec(ctx); err == nil { // bookkeeping only: never fail a call for it
 		r.attempt = int(calls.Val())
 	}
 }
 
+// history is what noteFailure recorded for the task.
+type history struct {
+	calls     int
+	first     time.Time
+	err, code string
+}
+
 // attempts returns (calls, first attempt time) recorded for the task.
 func (r *run) attempts(ctx context.Context) (int, time.Time) {
-	v, err := r.h.d.Redis.HMGet(ctx, keys.Attempts(r.h.ep), r.id+":calls", r.id+":first").Result()
-	calls, first := r.attempt, r.started
-	if err != nil || len(v) != 2 {
-		return calls, first
+	h := r.history(ctx)
+	return h.calls, h.first
+}
+
+func (r *run) history(ctx context.Context) history {
+	h := history{calls: r.attempt, first: r.started}
+	v, err := r.h.d.Redis.HMGet(ctx, keys.Attempts(r.h.ep), r.id+":calls", r.id+":first", r.id+":err", r.id+":code").Result()
+	if err != nil || len(v) != 4 {
+		return h
 	}
 	if s, ok := v[0].(string); ok {
 		if n, err := strconv.Atoi(s); err == nil {
-			calls = n
+			h.calls = n
 		}
 	}
 	if s, ok := v[1].(string); ok {
 		if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
-			first = time.UnixMilli(ms)
+			h.first = time.UnixMilli(ms)
 		}
 	}
-	return calls, first
+	h.err, _ = v[2].(string)
+	h.code, _ = v[3].(string)
+	return h
 }
 
-// finish marks the task done and drops its bookkeeping, in one pipeline
-// (the one Redis round trip of the success path). The marker is the
+// finishDead is finish for a task just dead-lettered: no result record
+// (the dead letter is its record), but its batch counts it dead.
+func (r *run) finishDead(ctx context.Context) bool { return r.finishWith(ctx, ending{dead: true}) }
+
+// finishWith marks the task done and drops its bookkeeping, in one
+// pipeline (the one Redis round trip of the success path): the done
+// marker, the result of a done task (results.go) and the count of the
+// task in its import batch (internal/batch End). The marker is the
 // producers' dedupe marker keys.Dedupe: a keyed task keeps it for
 // dedupe.window (producers refuse the key meanwhile); every other task keeps
 // it for doneTTL, for alreadyDone only — its id is a random UUID, which no
@@ -58,15 +84,27 @@ func (r *run) attempts(ctx context.Context) (int, time.Time) {
 // The vendor call has succeeded (or the task is dead-lettered), so failing
 // the task now would call it again: instead the write is retried for up to
 // finishPatience, detached from the task's context (a Redis blip or
-// failover must not cost the marker).
-func (r *run) finish(ctx context.Context) bool {
+// failover must not cost the marker). Every write in it is idempotent, so
+// a retry after a write that went through changes nothing.
+func (r *run) finishWith(ctx context.Context, e ending) bool {
 	ttl := doneTTL
 	if r.keyed {
 		ttl = r.h.d.DedupeWindow
 	}
+	now := time.Now()
+	var res *results.Record
+	if !e.dead {
+		rec := r.result(ctx, e, now)
+		res = &rec
+	}
+	ref := r.batchRef()
 	err := r.mustRecord(ctx, func(ctx context.Context, pipe redis.Pipeliner) {
 		pipe.Set(ctx, keys.Dedupe(r.h.ep, r.id), "1", ttl)
-		pipe.HDel(ctx, keys.Attempts(r.h.ep), r.id+":first", r.id+":calls")
+		pipe.HDel(ctx, keys.Attempts(r.h.ep), r.id+":first", r.id+":calls", r.id+":err", r.id+":code")
+		if res != nil {
+			results.Write(ctx, pipe, r.h.ep, r.id, *res, r.h.d.ResultRetention)
+		}
+		batch.End(ctx, pipe, ref, e.dead, now, r.h.d.ResultRetention)
 	})
 	if err != nil {
 		r.log.Warn().Err(err).Msg("task done but its done marker could not be written: a re-run after a lost acknowledgement, or the same key enqueued again, would call the vendor again")

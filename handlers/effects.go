@@ -86,7 +86,7 @@ func (r *run) deadLetter(ctx context.Context, payload []byte, code string, cause
 		r.log.Error().Err(err).Msg("dead-letter write failed; task stays queued")
 		return comeBackIn(5*time.Second, err)
 	}
-	r.finish(ctx)
+	r.finishDead(ctx)
 	r.h.d.Metrics.IncDeadLettered(r.h.ep, code)
 	r.log.Error().Str("class", class).Str("code", code).Int("attempts", calls).Str("error", tasks.MaskPhones(cause.Error())).Msg("dead-lettered")
 	return nil

@@ -36,8 +36,11 @@ type Deps struct {
 	Metrics Metrics // nil = none
 	// DedupeWindow is how long a finished task's id blocks re-enqueue by producers.
 	DedupeWindow time.Duration
-	// Now is the clock of the spend windows (spend.go; nil = time.Now), so
-	// that tests can turn the day.
+	// ResultRetention is how long a done task's result, and its import
+	// batch's counts, are kept (0 = 7 days; results.go).
+	ResultRetention time.Duration
+	// Now is the clock of the spend windows (spend.go) and of the send
+	// window (window.go); nil = time.Now, so that tests can turn the day.
 	Now func() time.Time
 }
 
@@ -75,6 +78,7 @@ func New(d Deps) (*Handler, error) {
 	p.ThrottleInitial = orDefault(p.ThrottleInitial, 250*time.Millisecond)
 	p.ThrottleMax = orDefault(p.ThrottleMax, 8*time.Second)
 	d.DedupeWindow = orDefault(d.DedupeWindow, config.DefaultDedupeWindow)
+	d.ResultRetention = orDefault(d.ResultRetention, config.DefaultResultRetention)
 	if d.Metrics == nil {
 		d.Metrics = noMetrics{}
 	}

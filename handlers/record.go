@@ -39,7 +39,7 @@ func (r *run) record(ctx context.Context) error {
 	case refused != nil:
 		return r.deadLetterRefusal(ctx, r.task.Payload(), refused)
 	}
-	r.finish(ctx)
+	r.finishWith(ctx, ending{vendorID: res.ID, warning: res.Warning})
 	ev := r.log.Info()
 	if res.Warning != "" {
 		ev = r.log.Warn().Str("warning", res.Warning)

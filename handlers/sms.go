@@ -101,7 +101,7 @@ func (r *run) sms(ctx context.Context) error {
 	}
 	// The delivered phones are dropped only once the done marker stands:
 	// until then they are what keeps a re-run from messaging them again.
-	if r.finish(ctx) {
+	if r.finishWith(ctx, ending{phones: p.Phones}) {
 		_ = r.h.d.Redis.Del(ctx, sentKey).Err()
 	}
 	return nil

@@ -64,6 +64,7 @@ type RecordCreate struct {
 	Data     json.RawMessage `json:"data"`  // a JSON object
 	Key      string          `json:"key,omitempty"`
 	Priority Priority        `json:"priority,omitempty"` // lane; "" = default (priority.go)
+	BatchRef                 // the import batch and line it came from, if any (batchref.go)
 }
 
 // SMSSend is the payload of sms:send.
@@ -76,6 +77,7 @@ type SMSSend struct {
 	Sendtime string   `json:"sendtime"` // "" = now; else yyyyMMddHHmm
 	Key      string   `json:"key,omitempty"`
 	Priority Priority `json:"priority,omitempty"` // lane; "" = default (priority.go)
+	BatchRef          // the import batch and line it came from, if any (batchref.go)
 }
 
 var (
@@ -104,6 +106,9 @@ func (p *RecordCreate) Validate() error {
 	}
 	if !p.Priority.valid() {
 		return errPriority(p.Priority)
+	}
+	if err := p.BatchRef.validate(); err != nil {
+		return err
 	}
 	return validateKey(p.Key)
 }
@@ -149,6 +154,9 @@ func (p *SMSSend) Validate() error {
 	}
 	if !p.Priority.valid() {
 		return errPriority(p.Priority)
+	}
+	if err := p.BatchRef.validate(); err != nil {
+		return err
 	}
 	return validateKey(p.Key)
 }

@@ -77,6 +77,8 @@ type Options struct {
 	// or a thousand small tasks, are served together. Default
 	// DefaultMaxInFlight; negative: no bound (for measurements).
 	MaxInFlight int
+	// Tasks answers GET /v1/tasks/{id} (status.go); nil = 501 there.
+	Tasks Lookup
 }
 
 // Server is the API; it is an http.Handler.
@@ -128,6 +130,7 @@ func New(o Options) (*Server, error) {
 		"/openapi.json":    {http.MethodGet, false, 0, s.handleOpenAPI},
 		"/healthz":         {http.MethodGet, false, 0, s.handleHealth},
 	}
+	s.routes[statusRoute] = route{http.MethodGet, true, 0, s.handleStatus}
 	return s, nil
 }
 
@@ -151,7 +154,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.o.Log.Debug().Str("method", r.Method).Str("path", r.URL.Path).Int("status", sw.status).
 			Dur("duration", time.Since(start)).Str("remote", r.RemoteAddr).Msg("api request")
 	}()
-	rt, ok := s.routes[r.URL.Path]
+	rt, ok := s.routeFor(r.URL.Path)
 	if !ok {
 		writeErrors(sw, http.StatusNotFound, FieldError{Field: "path", Reason: fmt.Sprintf("no route %s; see /openapi.json", r.URL.Path)})
 		return

@@ -131,3 +131,32 @@ func TestExampleConfigParses(t *testing.T) {
 		t.Fatalf("unset variables must be named: %v", err)
 	}
 }
+
+func TestResultsRetention(t *testing.T) {
+	base := "redis:\n  url: redis://127.0.0.1:6379/0\nendpoints:\n  gjy: {vendor: dhgjcloud}\n"
+	cases := []struct {
+		yaml string
+		want time.Duration
+		err  string
+	}{
+		{base, DefaultResultRetention, ""},
+		{base + "results:\n  retention: 48h\n", 48 * time.Hour, ""},
+		{base + "results:\n  retention: 10s\n", 0, "results.retention: at least 1m"},
+		{base + "results:\n  retention: -1h\n", 0, "results.retention: at least 1m"},
+	}
+	for _, c := range cases {
+		path := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(path, []byte(c.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := Load(Options{Path: path, Getenv: func(string) string { return "" }, Role: RoleProducer})
+		switch {
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%q: error %v, want one naming %q", c.yaml, err, c.err)
+		case c.err == "" && err != nil:
+			t.Errorf("%q: %v", c.yaml, err)
+		case c.err == "" && cfg.Results.Retention != c.want:
+			t.Errorf("%q: retention %v, want %v", c.yaml, cfg.Results.Retention, c.want)
+		}
+	}
+}
