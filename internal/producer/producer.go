@@ -33,11 +33,12 @@ type Producer struct {
 	cfg    *config.Config
 	client *asynq.Client
 	rdb    redis.UniversalClient
+	wake   *Waker // wakes the endpoint's idle workers (wake.go)
 }
 
 // New returns a producer; client and rdb must point at the same Redis.
 func New(cfg *config.Config, client *asynq.Client, rdb redis.UniversalClient) *Producer {
-	return &Producer{cfg: cfg, client: client, rdb: rdb}
+	return &Producer{cfg: cfg, client: client, rdb: rdb, wake: NewWaker(rdb)}
 }
 
 // PrepareRecord validates p against the config and returns its task.
@@ -119,6 +120,7 @@ func (p *Producer) enqueueChecked(ctx context.Context, t *asynq.Task, id string)
 	case err != nil:
 		return Result{}, fmt.Errorf("%w: enqueue: %w", ErrRedis, err)
 	}
+	_ = p.wake.WakeTask(ctx, info) // best effort: the workers' sweep covers a lost wake
 	return Result{TaskID: info.ID}, nil
 }
 

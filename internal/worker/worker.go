@@ -1,8 +1,11 @@
 // Package worker assembles the running service: for every configured
-// endpoint one vendor client, one shared bucket, one handler and one
-// asynq.Server with its own concurrency, serving only that endpoint's queue.
-// A backlog on one endpoint therefore never takes processing slots from
-// another (docs/asynq-traps.md: one server has one pool for all its queues).
+// endpoint one vendor client, one shared bucket, one handler and, while
+// the endpoint has work, one asynq.Server with its own concurrency,
+// serving only that endpoint's lanes. A backlog on one endpoint therefore
+// never takes processing slots from another (docs/asynq-traps.md: one
+// server has one pool for all its queues); an idle endpoint has no server
+// and costs Redis nothing but its share of a paced sweep (idle.go,
+// docs/idle.md).
 package worker
 
 import (
@@ -24,6 +27,7 @@ import (
 	"github.com/vendorq/vendorq/internal/handlerdeps"
 	"github.com/vendorq/vendorq/internal/keys"
 	"github.com/vendorq/vendorq/internal/metrics"
+	"github.com/vendorq/vendorq/internal/producer"
 	"github.com/vendorq/vendorq/internal/ratelimit"
 	"github.com/vendorq/vendorq/internal/redisconn"
 	"github.com/vendorq/vendorq/tasks"
@@ -39,8 +43,18 @@ type Options struct {
 	Horizon    time.Duration // longest in-handler wait (default 30s)
 	// In-handler pause after a throttled answer (default 250ms growing to 8s).
 	ThrottleInitial, ThrottleMax time.Duration
-	PollInterval                 time.Duration // asynq TaskCheckInterval (default 200ms: idle pick-up latency)
+	PollInterval                 time.Duration // asynq TaskCheckInterval of a running server (default 200ms)
 	ShutdownTimeout              time.Duration // drain time on SIGTERM (default 30s)
+	// Idle endpoints (docs/idle.md). IdleGrace: a server with nothing to
+	// do for this long is stopped (default 5s; at least
+	// producer.WakeDebounce). SweepBudget: Redis commands/s the sweep for
+	// unannounced work may cost (default 250), SweepMin: the shortest
+	// time between sweeps (default 250ms). AlwaysOn: every endpoint's
+	// server runs all the time, as before (the benchmark's baseline).
+	IdleGrace   time.Duration
+	SweepBudget float64
+	SweepMin    time.Duration
+	AlwaysOn    bool
 }
 
 // Worker is every endpoint's server.
@@ -51,13 +65,15 @@ type Worker struct {
 	log     zerolog.Logger
 	Metrics *metrics.Metrics
 	DLQ     *dlq.Store
-	servers map[string]*asynq.Server
+	srvCfg  map[string]asynq.Config // each endpoint's server, built anew at every start (idle.go)
 	muxes   map[string]*asynq.ServeMux
 	order   []string
 	buckets map[string]*ratelimit.Bucket
+	opts    Options
 	mu      sync.Mutex
 	started bool
-	unwatch func() // stops the pause watcher (pausewatch.go)
+	idle    *watcher // runs the servers (idle.go)
+	unwatch func()   // stops the pause watcher (pausewatch.go)
 }
 
 // New builds (but does not start) the worker for cfg.
@@ -68,10 +84,24 @@ func New(cfg *config.Config, conn redisconn.Conn, rdb redis.UniversalClient, o O
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = 30 * time.Second
 	}
+	if o.IdleGrace <= 0 {
+		o.IdleGrace = defaultIdleGrace
+	}
+	if o.IdleGrace < producer.WakeDebounce {
+		// A producer leaves out a wake within WakeDebounce of the last
+		// one: the server that one started must outlive it (docs/idle.md).
+		o.IdleGrace = producer.WakeDebounce
+	}
+	if o.SweepBudget <= 0 {
+		o.SweepBudget = defaultSweepBudget
+	}
+	if o.SweepMin <= 0 {
+		o.SweepMin = defaultSweepMin
+	}
 	w := &Worker{
 		cfg: cfg, conn: conn, rdb: rdb, log: o.Log,
 		Metrics: metrics.New(o.Registerer), DLQ: dlq.New(rdb),
-		servers: map[string]*asynq.Server{}, muxes: map[string]*asynq.ServeMux{}, buckets: map[string]*ratelimit.Bucket{},
+		srvCfg: map[string]asynq.Config{}, opts: o, muxes: map[string]*asynq.ServeMux{}, buckets: map[string]*ratelimit.Bucket{},
 	}
 	for _, name := range cfg.EndpointNames() {
 		ep := cfg.Endpoints[name]
@@ -102,7 +132,7 @@ func New(cfg *config.Config, conn redisconn.Conn, rdb redis.UniversalClient, o O
 		mux := asynq.NewServeMux()
 		mux.Handle(tasks.TypeRecordCreate, h)
 		mux.Handle(tasks.TypeSMSSend, h)
-		srv := asynq.NewServer(conn.Asynq, asynq.Config{
+		w.srvCfg[name] = asynq.Config{
 			Concurrency:              ep.Concurrency,
 			Queues:                   tasks.QueueWeights(name), // lanes: high, default, low (tasks/priority.go)
 			StrictPriority:           true,
@@ -113,8 +143,7 @@ func New(cfg *config.Config, conn redisconn.Conn, rdb redis.UniversalClient, o O
 			ShutdownTimeout:          o.ShutdownTimeout,
 			Logger:                   asynqLogger{o.Log.With().Str("endpoint", name).Str("component", "asynq").Logger()},
 			LogLevel:                 asynq.WarnLevel,
-		})
-		w.servers[name] = srv
+		}
 		w.order = append(w.order, name)
 		w.muxes[name] = mux
 	}
@@ -139,25 +168,24 @@ func attachClient(d *handlers.Deps, ep *config.Endpoint, rdb redis.UniversalClie
 	return nil
 }
 
-// Start starts every endpoint's server. On error the ones started are stopped.
+// Start starts serving: the idle watcher, which starts each endpoint's
+// server when it has work (every server at once with AlwaysOn), and the
+// pause watcher.
 func (w *Worker) Start() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.started {
 		return errors.New("worker: already started")
 	}
-	var started []*asynq.Server
+	idle := newWatcher(w, w.opts)
+	if err := idle.start(); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
 	for _, name := range w.order {
-		if err := w.servers[name].Start(w.muxes[name]); err != nil {
-			for _, s := range started {
-				s.Shutdown()
-			}
-			return fmt.Errorf("worker: start endpoint %s: %w", name, err)
-		}
-		started = append(started, w.servers[name])
 		ep := w.cfg.Endpoints[name]
 		w.log.Info().Str("endpoint", name).Str("vendor", ep.Vendor).Float64("rate", ep.Rate).Int("concurrency", ep.Concurrency).Msg("serving endpoint")
 	}
+	w.idle = idle
 	w.started = true
 	w.unwatch = w.startPauseWatch()
 	return nil
@@ -172,14 +200,21 @@ func (w *Worker) Shutdown() {
 		return
 	}
 	w.unwatch()
-	var wg sync.WaitGroup
-	for _, s := range w.servers {
-		wg.Add(1)
-		go func(s *asynq.Server) { defer wg.Done(); s.Shutdown() }(s)
-	}
-	wg.Wait()
+	w.idle.stop()
 	w.started = false
 	w.log.Info().Msg("worker stopped")
+}
+
+// Running lists the endpoints whose asynq server runs now: the others
+// are idle (docs/idle.md).
+func (w *Worker) Running() []string {
+	w.mu.Lock()
+	idle := w.idle
+	w.mu.Unlock()
+	if idle == nil {
+		return nil
+	}
+	return idle.running()
 }
 
 // Endpoints returns the served endpoint names.
