@@ -7,6 +7,8 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vendorq/vendorq/tasks"
 )
 
 // Names of the series the Collector reads from Redis at scrape time.
@@ -14,6 +16,10 @@ const (
 	NameDeadLetterSize = "vendorq_dead_letter_size"
 	NameQueueSize      = "vendorq_queue_size"
 	NameRedisUp        = "vendorq_redis_up"
+	// Per lane (docs/lanes.md): tasks waiting in the lane's queue, and how
+	// long the oldest of them has waited.
+	NameLanePending = "vendorq_lane_pending"
+	NameLaneOldest  = "vendorq_lane_oldest_pending_seconds"
 )
 
 // QueueStates are the asynq task states reported by vendorq_queue_size.
@@ -29,7 +35,9 @@ type QueueInspector interface {
 }
 
 // Collector reports, at every scrape, the dead-letter size of every endpoint
-// (DeadLetterCounter.Count) and its queue size by state (asynq's Inspector). Both
+// (DeadLetterCounter.Count), its queue size by state (asynq's Inspector,
+// all its lanes together) and per lane the pending tasks and the age of the
+// oldest (asynq's Pending and Latency of the lane's queue). All
 // live in Redis, so they are true for the whole fleet, not one process, and
 // are read when asked rather than counted by each worker.
 type Collector struct {
@@ -40,6 +48,8 @@ type Collector struct {
 	deadLetters *prometheus.Desc
 	queueSize   *prometheus.Desc
 	redisUp     *prometheus.Desc
+	lanePending *prometheus.Desc
+	laneOldest  *prometheus.Desc
 }
 
 // NewCollector reports on endpoints (the configured ones; endpoints found
@@ -50,6 +60,8 @@ func NewCollector(store DeadLetterCounter, inspector QueueInspector, endpoints [
 		deadLetters: prometheus.NewDesc(NameDeadLetterSize, "Tasks in the dead-letter queue (durable, fleet-wide).", []string{"endpoint"}, nil),
 		queueSize:   prometheus.NewDesc(NameQueueSize, "Tasks in the endpoint's asynq queue by state (fleet-wide).", []string{"endpoint", "state"}, nil),
 		redisUp:     prometheus.NewDesc(NameRedisUp, "1 when the last scrape could read Redis, else 0.", nil, nil),
+		lanePending: prometheus.NewDesc(NameLanePending, "Tasks waiting in the queue of the endpoint's lane (high, default, low; fleet-wide).", []string{"endpoint", "lane"}, nil),
+		laneOldest:  prometheus.NewDesc(NameLaneOldest, "How long the oldest task waiting in the lane's queue has waited (0 = none).", []string{"endpoint", "lane"}, nil),
 	}
 }
 
@@ -58,6 +70,8 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.deadLetters
 	ch <- c.queueSize
 	ch <- c.redisUp
+	ch <- c.lanePending
+	ch <- c.laneOldest
 }
 
 // Collect implements prometheus.Collector. A Redis failure is reported as
@@ -87,8 +101,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.redisUp, prometheus.GaugeValue, up)
 }
 
-// collectQueues reports every configured endpoint's queue by state; a queue
-// asynq has never seen is reported empty. It returns false on a Redis error.
+// collectQueues reports every configured endpoint's queue by state (its
+// lane queues summed) and each lane's pending tasks and oldest wait; a
+// queue asynq has never seen is reported empty. It returns false on a
+// Redis error.
 func (c *Collector) collectQueues(ch chan<- prometheus.Metric) bool {
 	known, err := c.inspector.Queues()
 	if err != nil {
@@ -101,13 +117,21 @@ func (c *Collector) collectQueues(ch chan<- prometheus.Metric) bool {
 	ok := true
 	for _, ep := range c.endpoints {
 		var sizes [6]int
-		if exists[ep] {
-			qi, err := c.inspector.GetQueueInfo(ep)
-			if err != nil {
-				ok = false
-				continue
+		for _, p := range tasks.Priorities {
+			var qi asynq.QueueInfo
+			if q := tasks.Queue(ep, p); exists[q] {
+				got, err := c.inspector.GetQueueInfo(q)
+				if err != nil {
+					ok = false
+					continue
+				}
+				qi = *got
 			}
-			sizes = [6]int{qi.Pending, qi.Active, qi.Scheduled, qi.Retry, qi.Archived, qi.Completed}
+			for j, n := range [6]int{qi.Pending, qi.Active, qi.Scheduled, qi.Retry, qi.Archived, qi.Completed} {
+				sizes[j] += n
+			}
+			ch <- prometheus.MustNewConstMetric(c.lanePending, prometheus.GaugeValue, float64(qi.Pending), ep, p.String())
+			ch <- prometheus.MustNewConstMetric(c.laneOldest, prometheus.GaugeValue, qi.Latency.Seconds(), ep, p.String())
 		}
 		for i, state := range QueueStates {
 			ch <- prometheus.MustNewConstMetric(c.queueSize, prometheus.GaugeValue, float64(sizes[i]), ep, state)

@@ -52,7 +52,9 @@ func TestCollectorReadsQueuesAndDeadLetters(t *testing.T) {
 		return info
 	}
 	enq()
-	enq()
+	enq(asynq.Queue("forms:high")) // lanes (tasks.Queue): counted with the endpoint, and per lane
+	enq(asynq.Queue("forms:low"))
+	enq(asynq.Queue("forms:low"))
 	enq(asynq.ProcessIn(time.Hour))
 	archived := enq()
 	insp := asynq.NewInspector(f.conn.Asynq)
@@ -67,7 +69,10 @@ func TestCollectorReadsQueuesAndDeadLetters(t *testing.T) {
 	reg.MustRegister(dashboards.NewCollector(f.store, insp, []string{"forms", "sms"}))
 	got := samples(t, reg)
 	want := map[string]float64{
-		"vendorq_queue_size{endpoint=forms,state=pending}":   2,
+		"vendorq_queue_size{endpoint=forms,state=pending}":   4,
+		"vendorq_lane_pending{endpoint=forms,lane=high}":     1,
+		"vendorq_lane_pending{endpoint=forms,lane=default}":  1,
+		"vendorq_lane_pending{endpoint=forms,lane=low}":      2,
 		"vendorq_queue_size{endpoint=forms,state=scheduled}": 1,
 		"vendorq_queue_size{endpoint=forms,state=archived}":  1,
 		"vendorq_queue_size{endpoint=forms,state=active}":    0,
@@ -81,6 +86,21 @@ func TestCollectorReadsQueuesAndDeadLetters(t *testing.T) {
 	// sms never had a task: its queue is reported, empty, in every state.
 	for _, s := range dashboards.QueueStates {
 		want[fmt.Sprintf("vendorq_queue_size{endpoint=sms,state=%s}", s)] = 0
+	}
+	// The oldest pending task's age per lane: some time for a lane with a
+	// pending task (enqueued before the scrape), 0 for one without.
+	for _, ep := range []string{"forms", "sms"} {
+		for _, lane := range []string{"high", "default", "low"} {
+			k := fmt.Sprintf("vendorq_lane_oldest_pending_seconds{endpoint=%s,lane=%s}", ep, lane)
+			pending := want[fmt.Sprintf("vendorq_lane_pending{endpoint=%s,lane=%s}", ep, lane)] > 0
+			if v, ok := got[k]; !ok || (pending != (v > 0)) || v > 60 {
+				t.Errorf("%s = %v (present %v), pending %v", k, v, ok, pending)
+			}
+			delete(got, k)
+			if ep == "sms" {
+				want[fmt.Sprintf("vendorq_lane_pending{endpoint=sms,lane=%s}", lane)] = 0
+			}
+		}
 	}
 	for k, v := range want {
 		if g, ok := got[k]; !ok || g != v {

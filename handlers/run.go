@@ -113,7 +113,7 @@ func (r *run) callUntilDone(ctx context.Context, send func(context.Context) (str
 			r.observe("ok", okCode(warning), took)
 			return took, nil, nil
 		}
-		r.noteFailure(ctx, start)
+		r.noteFailure(ctx, start, err)
 		r.observe(classOf(err), codeOf(err), took)
 		in := r.inputFor(err)
 		d := decide(in)
