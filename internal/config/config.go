@@ -31,7 +31,19 @@ type Config struct {
 	Redis     Redis                `yaml:"redis"`
 	Endpoints map[string]*Endpoint `yaml:"endpoints"`
 	Dedupe    Dedupe               `yaml:"dedupe"`
+	Results   Results              `yaml:"results"`
 }
+
+// Results tunes what is kept of a finished task (internal/results) and of
+// an import batch (internal/batch).
+type Results struct {
+	// Retention is how long a done task's result, and a batch after its
+	// last activity, are kept (default 7 days).
+	Retention time.Duration `yaml:"retention"`
+}
+
+// DefaultResultRetention is Results.Retention when the file gives none.
+const DefaultResultRetention = 7 * 24 * time.Hour
 
 // Redis says where Redis is.
 type Redis struct {

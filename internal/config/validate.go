@@ -15,6 +15,9 @@ func (c *Config) applyDefaults() {
 	if c.Dedupe.Window == 0 {
 		c.Dedupe.Window = DefaultDedupeWindow
 	}
+	if c.Results.Retention == 0 {
+		c.Results.Retention = DefaultResultRetention
+	}
 	for name, e := range c.Endpoints {
 		if e == nil {
 			continue
@@ -56,6 +59,9 @@ func (c *Config) validate(role Role) error {
 	}
 	if c.Dedupe.Window < time.Minute {
 		return fmt.Errorf("%w: dedupe.window: at least 1m", ErrConfig)
+	}
+	if c.Results.Retention < time.Minute {
+		return fmt.Errorf("%w: results.retention: at least 1m, got %v", ErrConfig, c.Results.Retention)
 	}
 	return nil
 }
