@@ -218,7 +218,7 @@ func TestBadInput(t *testing.T) {
 		{"sms on record endpoint", "/v1/tasks/sms", `{"endpoint":"forms","phones":["13800000000"],"content":"x"}`, "endpoint", "record endpoint"},
 		{"malformed JSON", "/v1/tasks/record", "{\n  \"endpoint\": \"forms\",\n  \"table\" \"a/b\"\n}", "body", "at line 3, column 11 (byte offset 35)"},
 		{"truncated JSON", "/v1/tasks/record", `{"endpoint":"forms"`, "body", "truncated"},
-		{"unknown field", "/v1/tasks/sms", `{"endpoint":"sms","phone":["13800000000"],"content":"x"}`, "phone", "unknown field (known: endpoint, phones, content, sign, subcode, sendtime, key)"},
+		{"unknown field", "/v1/tasks/sms", `{"endpoint":"sms","phone":["13800000000"],"content":"x"}`, "phone", "unknown field (known: endpoint, phones, content, sign, subcode, sendtime, key, priority, "},
 		{"wrong type", "/v1/tasks/sms", `{"endpoint":"sms","phones":"13800000000","content":"x"}`, "phones", "must be an array of strings, got string (the value ends at line 1, column 40 (byte offset 39))"},
 		{"not an object", "/v1/tasks/record", `["x"]`, "body", "must be a JSON object, got array"},
 		{"empty body", "/v1/tasks/record", ``, "body", "is empty"},

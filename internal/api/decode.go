@@ -72,7 +72,7 @@ func decodeStrict(b []byte, v any, prefix string) *FieldError {
 	case errors.As(err, &syn):
 		return &FieldError{Field: pathOr(prefix, "body"), Reason: fmt.Sprintf("malformed JSON: %v %s", syn, where(b, syn.Offset-1))}
 	case errors.As(err, &typ):
-		field := join(prefix, typ.Field)
+		field := join(prefix, jsonPath(v, typ.Field))
 		if typ.Field == "" {
 			field = pathOr(prefix, "body")
 		}
@@ -126,21 +126,58 @@ func jsonKind(t reflect.Type) string {
 	return t.String()
 }
 
-// knownFields lists the JSON names of v's struct fields.
+// knownFields lists the JSON names of v's struct fields, those of its
+// embedded structs included (a request body embeds a tasks payload).
 func knownFields(v any) string {
-	t := reflect.TypeOf(v)
-	for t.Kind() == reflect.Pointer {
+	names := jsonNames(structType(reflect.TypeOf(v)))
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+func structType(t reflect.Type) reflect.Type {
+	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t.Kind() != reflect.Struct {
-		return "none"
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	return t
+}
+
+func jsonNames(t reflect.Type) []string {
+	if t == nil {
+		return nil
 	}
 	var names []string
 	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name != "" && name != "-" {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case f.Anonymous && name == "":
+			names = append(names, jsonNames(structType(f.Type))...)
+		case name != "" && name != "-":
 			names = append(names, name)
 		}
 	}
-	return strings.Join(names, ", ")
+	return names
+}
+
+// jsonPath removes from an UnmarshalTypeError's field path the Go names
+// of the structs embedded in v ("RecordCreate.data" is "data" in JSON).
+func jsonPath(v any, field string) string {
+	t := structType(reflect.TypeOf(v))
+	for t != nil {
+		next := reflect.Type(nil)
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if rest, ok := strings.CutPrefix(field, f.Name+"."); ok && f.Anonymous && f.Tag.Get("json") == "" {
+				field, next = rest, structType(f.Type)
+				break
+			}
+		}
+		t = next
+	}
+	return field
 }

@@ -3,10 +3,12 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/hibiken/asynq"
 
 	"github.com/vendorq/vendorq/internal/producer"
+	"github.com/vendorq/vendorq/tasks"
 )
 
 // TaskResponse answers an accepted single task: 202 when it was enqueued,
@@ -62,23 +64,62 @@ func (s *Server) handleTask(w http.ResponseWriter, r *http.Request, kind string)
 func (s *Server) prepareTask(kind string, raw []byte, prefix string) (producer.Item, error) {
 	switch kind {
 	case kindRecord:
-		rc, t, err := decodeAndPrepare(raw, prefix, s.o.Producer.PrepareRecord)
-		return producer.Item{Task: t, Endpoint: rc.Endpoint, Key: rc.Key}, err
+		var b recordBody
+		if fe := decodeStrict(raw, &b, prefix); fe != nil {
+			return producer.Item{}, fe
+		}
+		opts, err := holdOptions(b.NotBefore, prefix)
+		if err != nil {
+			return producer.Item{}, err
+		}
+		t, err := s.o.Producer.PrepareRecord(b.RecordCreate, opts...)
+		return producer.Item{Task: t, Endpoint: b.Endpoint, Key: b.Key}, err
 	case kindSMS:
-		sm, t, err := decodeAndPrepare(raw, prefix, s.o.Producer.PrepareSMS)
-		return producer.Item{Task: t, Endpoint: sm.Endpoint, Key: sm.Key}, err
+		var b smsBody
+		if fe := decodeStrict(raw, &b, prefix); fe != nil {
+			return producer.Item{}, fe
+		}
+		opts, err := holdOptions(b.NotBefore, prefix)
+		if err != nil {
+			return producer.Item{}, err
+		}
+		t, err := s.o.Producer.PrepareSMS(b.SMSSend, opts...)
+		return producer.Item{Task: t, Endpoint: b.Endpoint, Key: b.Key}, err
 	}
 	return producer.Item{}, fmt.Errorf("api: no task kind %q", kind) // a bug: callers check
 }
 
-// decodeAndPrepare decodes raw into a payload P and prepares its task.
-func decodeAndPrepare[P any](raw []byte, prefix string, prepare func(P) (*asynq.Task, error)) (P, *asynq.Task, error) {
-	var p P
-	if fe := decodeStrict(raw, &p, prefix); fe != nil {
-		return p, nil, fe
+// recordBody and smsBody are a task's JSON in a request: the payload of
+// package tasks (its "priority" included) and when it may first run.
+type recordBody struct {
+	tasks.RecordCreate
+	NotBefore string `json:"not_before,omitempty"`
+}
+
+type smsBody struct {
+	tasks.SMSSend
+	NotBefore string `json:"not_before,omitempty"`
+}
+
+// holdOptions turns a task's not_before (RFC3339, "" = none) into its
+// asynq options (producer.Hold): a time that has passed runs now, so a
+// client resending a request later is not refused.
+func holdOptions(notBefore, prefix string) ([]asynq.Option, error) {
+	if notBefore == "" {
+		return nil, nil
 	}
-	t, err := prepare(p)
-	return p, t, err
+	bad := func(reason string) error {
+		return &FieldError{Field: join(prefix, "not_before"), Reason: reason}
+	}
+	at, err := time.Parse(time.RFC3339, notBefore)
+	if err != nil {
+		return nil, bad(fmt.Sprintf("must be an RFC3339 time with a zone, e.g. 2026-12-02T09:30:00+08:00, got %q", notBefore))
+	}
+	opts, err := producer.Hold(time.Now(), at)
+	if err != nil {
+		return nil, bad(err.Error())
+	}
+	return opts, nil
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {

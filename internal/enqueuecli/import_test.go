@@ -21,6 +21,7 @@ import (
 
 	"github.com/vendorq/vendorq/internal/cliexit"
 	"github.com/vendorq/vendorq/internal/redistest"
+	"github.com/vendorq/vendorq/tasks"
 )
 
 // These tests drive `enqueue import` through Main against a redis-server of
@@ -72,19 +73,24 @@ func (f *importFixture) run(ctx context.Context, stdin io.Reader, args ...string
 	return cliResult{code: code, stdout: out.String(), stderr: errb.String()}
 }
 
-// queueSize is the number of tasks on an endpoint's queue.
-func (f *importFixture) queueSize(queue string) int {
+// queueSize is the number of tasks on an endpoint's queues (every lane:
+// an import goes to the low one by default).
+func (f *importFixture) queueSize(endpoint string) int {
 	f.t.Helper()
 	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: f.srv.Addr, DB: f.db})
 	defer insp.Close()
-	info, err := insp.GetQueueInfo(queue)
-	if errors.Is(err, asynq.ErrQueueNotFound) || (err != nil && strings.Contains(err.Error(), "does not exist")) {
-		return 0
+	n := 0
+	for _, queue := range tasks.Queues(endpoint) {
+		info, err := insp.GetQueueInfo(queue)
+		if errors.Is(err, asynq.ErrQueueNotFound) || (err != nil && strings.Contains(err.Error(), "does not exist")) {
+			continue
+		}
+		if err != nil {
+			f.t.Fatalf("queue %s: %v", queue, err)
+		}
+		n += info.Size
 	}
-	if err != nil {
-		f.t.Fatalf("queue %s: %v", queue, err)
-	}
-	return info.Size
+	return n
 }
 
 func (f *importFixture) write(name, content string) string {

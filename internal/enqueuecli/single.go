@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,18 +22,28 @@ import (
 func newRecordCmd(g *globals) *cobra.Command {
 	var rc tasks.RecordCreate
 	var data string
+	var lf laneFlags
 	cmd := &cobra.Command{
-		Use:   "record --endpoint E --table T --data JSON|@FILE|- [--key K]",
+		Use:   "record --endpoint E --table T --data JSON|@FILE|- [--key K] [--priority P] [--at TIME|--in DURATION]",
 		Short: "Enqueue one record:create task and print its task ID",
 		Long: `Enqueue one record:create task and print its task ID. --data is the record
 as a JSON object: inline, @FILE to read it from a file, or - to read it from
-stdin (records too long for a command line; the task's limit is 256 KiB).`,
+stdin (records too long for a command line; the task's limit is 256 KiB).
+` + laneHelp,
 		Example: `  enqueue record --endpoint forms --table APP_ID/ENTRY_ID --data '{"name":"Li"}' --key order-42
   enqueue record --endpoint tables --table article --data '{"title":"hi"}'
   enqueue record --endpoint forms --table APP_ID/ENTRY_ID --data @record.json
-  jq -c .record order.json | enqueue record --endpoint forms --table APP_ID/ENTRY_ID --data -`,
+  jq -c .record order.json | enqueue record --endpoint forms --table APP_ID/ENTRY_ID --data -
+  enqueue record --endpoint forms --table APP_ID/ENTRY_ID --data '{"name":"Li"}' --priority high
+  enqueue record --endpoint forms --table APP_ID/ENTRY_ID --data '{"name":"Li"}' --in 2h`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			now := time.Now()
+			l, err := lf.resolve(cmd.Flags(), now)
+			if err != nil {
+				return err
+			}
+			rc.Priority = l.priority
 			b, err := readData(data, g.env.Stdin)
 			if err != nil {
 				return err
@@ -46,14 +57,15 @@ stdin (records too long for a command line; the task's limit is 256 KiB).`,
 				return err
 			}
 			defer s.Close()
-			res, err := s.producer.Record(cmd.Context(), rc)
-			return report(cmd, res, err)
+			res, err := s.producer.Record(cmd.Context(), rc, l.opts...)
+			return report(cmd, res, err, l, now)
 		},
 	}
 	cmd.Flags().StringVar(&rc.Endpoint, "endpoint", "", "endpoint name from the config (required)")
 	cmd.Flags().StringVar(&rc.Table, "table", "", vendorclient.TableForms()+" (required)")
 	cmd.Flags().StringVar(&data, "data", "", "the record as a JSON object, @FILE or - (stdin) (required)")
 	cmd.Flags().StringVar(&rc.Key, "key", "", "idempotency key: the same key on the same endpoint is enqueued once")
+	lf.add(cmd.Flags(), tasks.PriorityDefault, "")
 	for _, f := range []string{"endpoint", "table", "data"} {
 		_ = cmd.MarkFlagRequired(f)
 	}
@@ -63,12 +75,21 @@ stdin (records too long for a command line; the task's limit is 256 KiB).`,
 func newSMSCmd(g *globals) *cobra.Command {
 	var sm tasks.SMSSend
 	var phones string
+	var lf laneFlags
 	cmd := &cobra.Command{
-		Use:     "sms --endpoint E --phones P1,P2 --content TEXT --sign S [--key K]",
-		Short:   "Enqueue one sms:send task and print its task ID",
-		Example: `  enqueue sms --endpoint sms --phones 13800000000,13900000000 --content "您的验证码为：430237。" --sign "【示例】" --key otp-7781`,
-		Args:    cobra.NoArgs,
+		Use:   "sms --endpoint E --phones P1,P2 --content TEXT --sign S [--key K] [--priority P] [--at TIME|--in DURATION]",
+		Short: "Enqueue one sms:send task and print its task ID",
+		Long:  "Enqueue one sms:send task and print its task ID.\n" + laneHelp,
+		Example: `  enqueue sms --endpoint sms --phones 13800000000,13900000000 --content "您的验证码为：430237。" --sign "【示例】" --key otp-7781 --priority high
+  enqueue sms --endpoint sms --phones 13800000000 --content "周末特惠……拒收请回复R" --sign "【示例】" --priority low --at 2026-12-05T10:00:00+08:00`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			now := time.Now()
+			l, err := lf.resolve(cmd.Flags(), now)
+			if err != nil {
+				return err
+			}
+			sm.Priority = l.priority
 			for _, p := range strings.Split(phones, ",") {
 				if p = strings.TrimSpace(p); p != "" {
 					sm.Phones = append(sm.Phones, p)
@@ -79,8 +100,8 @@ func newSMSCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			res, err := s.producer.SMS(cmd.Context(), sm)
-			return report(cmd, res, err)
+			res, err := s.producer.SMS(cmd.Context(), sm, l.opts...)
+			return report(cmd, res, err, l, now)
 		},
 	}
 	cmd.Flags().StringVar(&sm.Endpoint, "endpoint", "", "SMS endpoint name from the config (required)")
@@ -90,6 +111,7 @@ func newSMSCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&sm.Subcode, "subcode", "", "extension subcode (digits)")
 	cmd.Flags().StringVar(&sm.Sendtime, "sendtime", "", "scheduled send time yyyyMMddHHmm (empty = now)")
 	cmd.Flags().StringVar(&sm.Key, "key", "", "idempotency key: the same key on the same endpoint is enqueued once")
+	lf.add(cmd.Flags(), tasks.PriorityDefault, "")
 	for _, f := range []string{"endpoint", "phones", "content", "sign"} {
 		_ = cmd.MarkFlagRequired(f)
 	}
@@ -154,14 +176,18 @@ func checkJSON(b []byte) error {
 }
 
 // report prints the task ID (stdout) or why there is none. A duplicate is
-// not an error: it prints the existing ID and says so on stderr.
-func report(cmd *cobra.Command, res producer.Result, err error) error {
+// not an error: it prints the existing ID and says so on stderr (the task
+// already there keeps its own lane and time). A held task says when it
+// runs, on stderr.
+func report(cmd *cobra.Command, res producer.Result, err error, l lane, now time.Time) error {
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), res.TaskID)
 	if res.Duplicate {
 		fmt.Fprintf(cmd.ErrOrStderr(), "duplicate: a task with this key is already queued or was done recently (task %s)\n", res.TaskID)
+		return nil
 	}
+	noteHold(cmd.ErrOrStderr(), l, now)
 	return nil
 }

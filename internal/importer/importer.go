@@ -25,6 +25,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/vendorq/vendorq/internal/producer"
 	"github.com/vendorq/vendorq/tasks"
 )
@@ -91,6 +93,8 @@ type Options struct {
 	Table       string
 	KeyColumn   string // CSV column / JSONL field holding a business key; "" = DefaultKey
 	Format      Format
+	Priority    tasks.Priority // every row's lane; "" = default (the CLI's default is low)
+	Hold        []asynq.Option // extra options of every row's task: asynq.ProcessAt from producer.Hold, or none
 	Concurrency int            // enqueue workers; 0 = DefaultConcurrency
 	BatchSize   int            // rows per EnqueueBatch; 0 = DefaultBatchSize
 	Rejects     RejectSink     // where rejected rows go (required)
@@ -136,6 +140,8 @@ func (o *Options) check() error {
 		return fmt.Errorf("%w: --table is required for a record import", ErrUsage)
 	case o.Type == TypeSMS && o.Table != "":
 		return fmt.Errorf("%w: --table is for record imports; an sms import has none", ErrUsage)
+	case !validPriority(o.Priority):
+		return fmt.Errorf("%w: --priority must be high, default or low, got %q", ErrUsage, o.Priority)
 	case o.Rejects == nil:
 		return fmt.Errorf("%w: no rejects sink", ErrUsage)
 	case o.Concurrency < 0 || o.Concurrency > 1000:
@@ -238,4 +244,10 @@ func startProgress(opts *Options, c *counters, start time.Time) (stop func()) {
 		wg.Wait()
 		opts.Progress(c.snapshot(start, true))
 	}
+}
+
+// validPriority reports whether p names a lane ("" is the default one).
+func validPriority(p tasks.Priority) bool {
+	_, err := tasks.ParsePriority(string(p))
+	return err == nil
 }

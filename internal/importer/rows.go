@@ -40,8 +40,19 @@ func splitPhones(cell string) []string {
 	})
 }
 
+// lane is the lane and the extra asynq options (a hold time) every row's
+// task gets: Options.Priority and Options.Hold. The lane is no part of a
+// row's DefaultKey: the same row imported again with another --priority is
+// the same task (the producer finds it on any lane).
+type lane struct {
+	priority tasks.Priority
+	opts     []asynq.Option
+}
+
+func laneOf(o *Options) lane { return lane{priority: o.Priority, opts: o.Hold} }
+
 // smsItem builds an sms:send task; key "" means DefaultKey.
-func smsItem(k *keyer, endpoint string, s tasks.SMSSend, key string) (producer.Item, error) {
+func smsItem(k *keyer, endpoint string, s tasks.SMSSend, key string, ln lane) (producer.Item, error) {
 	if key == "" {
 		k.start(endpoint, TypeSMS, "")
 		k.addString(strings.Join(s.Phones, ","))
@@ -50,19 +61,20 @@ func smsItem(k *keyer, endpoint string, s tasks.SMSSend, key string) (producer.I
 		}
 		key = k.sum()
 	}
-	s.Endpoint, s.Key = endpoint, key
-	t, err := tasks.NewSMSSendTask(s)
+	s.Endpoint, s.Key, s.Priority = endpoint, key, ln.priority
+	t, err := tasks.NewSMSSendTask(s, ln.opts...)
 	return item(t, endpoint, key, err)
 }
 
 // recordItem builds a record:create task from a compact data object.
-func recordItem(k *keyer, endpoint, table string, data []byte, key string) (producer.Item, error) {
+func recordItem(k *keyer, endpoint, table string, data []byte, key string, ln lane) (producer.Item, error) {
 	if key == "" {
 		k.start(endpoint, TypeRecord, table)
 		k.addBytes(data)
 		key = k.sum()
 	}
-	t, err := tasks.NewRecordCreateTask(tasks.RecordCreate{Endpoint: endpoint, Table: table, Data: data, Key: key})
+	rc := tasks.RecordCreate{Endpoint: endpoint, Table: table, Data: data, Key: key, Priority: ln.priority}
+	t, err := tasks.NewRecordCreateTask(rc, ln.opts...)
 	return item(t, endpoint, key, err)
 }
 
@@ -104,14 +116,14 @@ func newCSVMapper(header []string, o *Options) (csvMapper, error) {
 		keyIdx = i
 	}
 	if o.Type == TypeRecord {
-		m := &recordCSV{endpoint: o.Endpoint, table: o.Table, header: header, keyIdx: keyIdx}
+		m := &recordCSV{endpoint: o.Endpoint, table: o.Table, header: header, keyIdx: keyIdx, lane: laneOf(o)}
 		for _, h := range header {
 			name, _ := json.Marshal(h)
 			m.names = append(m.names, append(name, ':'))
 		}
 		return m, nil
 	}
-	m := &smsCSV{endpoint: o.Endpoint, keyIdx: keyIdx, header: header}
+	m := &smsCSV{endpoint: o.Endpoint, keyIdx: keyIdx, header: header, lane: laneOf(o)}
 	for i := range m.col {
 		m.col[i] = -1
 	}
@@ -162,6 +174,7 @@ type recordCSV struct {
 	keyIdx          int
 	data            []byte // scratch: the object is copied into the payload
 	k               keyer
+	lane            lane
 }
 
 func (m *recordCSV) item(fields []string) (producer.Item, error) {
@@ -182,7 +195,7 @@ func (m *recordCSV) item(fields []string) (producer.Item, error) {
 	}
 	d = append(d, '}')
 	m.data = d
-	return recordItem(&m.k, m.endpoint, m.table, d, key)
+	return recordItem(&m.k, m.endpoint, m.table, d, key, m.lane)
 }
 
 func (m *recordCSV) keyName() string {
@@ -199,6 +212,7 @@ type smsCSV struct {
 	keyIdx   int
 	header   []string
 	k        keyer
+	lane     lane
 }
 
 func (m *smsCSV) item(fields []string) (producer.Item, error) {
@@ -216,7 +230,7 @@ func (m *smsCSV) item(fields []string) (producer.Item, error) {
 		return fields[m.col[c]]
 	}
 	s := tasks.SMSSend{Phones: splitPhones(cell(0)), Content: cell(1), Sign: cell(2), Subcode: cell(3), Sendtime: cell(4)}
-	return smsItem(&m.k, m.endpoint, s, key)
+	return smsItem(&m.k, m.endpoint, s, key, m.lane)
 }
 
 func (m *smsCSV) keyName() string {
@@ -280,9 +294,9 @@ type lineMapper interface {
 
 func newLineMapper(o *Options) lineMapper {
 	if o.Type == TypeRecord {
-		return &recordJSONL{endpoint: o.Endpoint, table: o.Table, keyField: o.KeyColumn}
+		return &recordJSONL{endpoint: o.Endpoint, table: o.Table, keyField: o.KeyColumn, lane: laneOf(o)}
 	}
-	return &smsJSONL{endpoint: o.Endpoint, keyField: o.KeyColumn}
+	return &smsJSONL{endpoint: o.Endpoint, keyField: o.KeyColumn, lane: laneOf(o)}
 }
 
 // jsonError words a decoding error with the byte it happened at.
@@ -327,6 +341,7 @@ type recordJSONL struct {
 	endpoint, table, keyField string
 	buf                       bytes.Buffer
 	k                         keyer
+	lane                      lane
 }
 
 func (m *recordJSONL) item(line []byte) (producer.Item, error) {
@@ -353,13 +368,14 @@ func (m *recordJSONL) item(line []byte) (producer.Item, error) {
 		}
 		key = k
 	}
-	return recordItem(&m.k, m.endpoint, m.table, data, key)
+	return recordItem(&m.k, m.endpoint, m.table, data, key, m.lane)
 }
 
 // smsJSONL: each line is an sms:send payload without the endpoint.
 type smsJSONL struct {
 	endpoint, keyField string
 	k                  keyer
+	lane               lane
 }
 
 func (m *smsJSONL) item(line []byte) (producer.Item, error) {
@@ -413,7 +429,7 @@ func (m *smsJSONL) item(line []byte) (producer.Item, error) {
 		}
 		key = k
 	}
-	return smsItem(&m.k, m.endpoint, s, strings.TrimSpace(key))
+	return smsItem(&m.k, m.endpoint, s, strings.TrimSpace(key), m.lane)
 }
 
 // decodeString accepts a JSON string or null ("").

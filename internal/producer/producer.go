@@ -14,7 +14,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vendorq/vendorq/internal/config"
-	"github.com/vendorq/vendorq/internal/keys"
 	"github.com/vendorq/vendorq/tasks"
 	"github.com/vendorq/vendorq/vendorclient"
 )
@@ -42,7 +41,9 @@ func New(cfg *config.Config, client *asynq.Client, rdb redis.UniversalClient) *P
 }
 
 // PrepareRecord validates p against the config and returns its task.
-func (p *Producer) PrepareRecord(rc tasks.RecordCreate) (*asynq.Task, error) {
+// opts are extra asynq options (asynq.ProcessAt for a delayed task: see
+// Hold).
+func (p *Producer) PrepareRecord(rc tasks.RecordCreate, opts ...asynq.Option) (*asynq.Task, error) {
 	ep, err := p.endpoint(rc.Endpoint)
 	if err != nil {
 		return nil, err
@@ -53,11 +54,12 @@ func (p *Producer) PrepareRecord(rc tasks.RecordCreate) (*asynq.Task, error) {
 	if err := tasks.ValidateTable(ep.Vendor, rc.Table); err != nil {
 		return nil, err
 	}
-	return tasks.NewRecordCreateTask(rc)
+	return tasks.NewRecordCreateTask(rc, opts...)
 }
 
-// PrepareSMS validates s against the config and returns its task.
-func (p *Producer) PrepareSMS(s tasks.SMSSend) (*asynq.Task, error) {
+// PrepareSMS validates s against the config and returns its task; opts
+// as for PrepareRecord.
+func (p *Producer) PrepareSMS(s tasks.SMSSend, opts ...asynq.Option) (*asynq.Task, error) {
 	ep, err := p.endpoint(s.Endpoint)
 	if err != nil {
 		return nil, err
@@ -65,7 +67,7 @@ func (p *Producer) PrepareSMS(s tasks.SMSSend) (*asynq.Task, error) {
 	if ep.Kind() != vendorclient.KindSMS {
 		return nil, &tasks.FieldError{Field: "endpoint", Reason: fmt.Sprintf("%s is a %s record endpoint; use record", ep.Name, ep.Vendor)}
 	}
-	return tasks.NewSMSSendTask(s)
+	return tasks.NewSMSSendTask(s, opts...)
 }
 
 func (p *Producer) endpoint(name string) (*config.Endpoint, error) {
@@ -77,8 +79,8 @@ func (p *Producer) endpoint(name string) (*config.Endpoint, error) {
 }
 
 // Record validates and enqueues one record:create.
-func (p *Producer) Record(ctx context.Context, rc tasks.RecordCreate) (Result, error) {
-	t, err := p.PrepareRecord(rc)
+func (p *Producer) Record(ctx context.Context, rc tasks.RecordCreate, opts ...asynq.Option) (Result, error) {
+	t, err := p.PrepareRecord(rc, opts...)
 	if err != nil {
 		return Result{}, err
 	}
@@ -86,25 +88,27 @@ func (p *Producer) Record(ctx context.Context, rc tasks.RecordCreate) (Result, e
 }
 
 // SMS validates and enqueues one sms:send.
-func (p *Producer) SMS(ctx context.Context, s tasks.SMSSend) (Result, error) {
-	t, err := p.PrepareSMS(s)
+func (p *Producer) SMS(ctx context.Context, s tasks.SMSSend, opts ...asynq.Option) (Result, error) {
+	t, err := p.PrepareSMS(s, opts...)
 	if err != nil {
 		return Result{}, err
 	}
 	return p.Enqueue(ctx, t, s.Endpoint, s.Key)
 }
 
-// Enqueue puts a prepared task on endpoint's queue. With a key, a task with
-// the same key that is still queued (asynq task ID) or finished within the
+// Enqueue puts a prepared task on its lane's queue of endpoint. With a
+// key, a task with the same key that is still queued or scheduled on any
+// lane of the endpoint (asynq task ID, dedupe.go) or finished within the
 // dedupe window (vendorq marker) makes it a duplicate, not an error.
 func (p *Producer) Enqueue(ctx context.Context, t *asynq.Task, endpoint, key string) (Result, error) {
 	id := tasks.TaskID(key)
 	if id != "" {
-		n, err := p.rdb.Exists(ctx, keys.Dedupe(endpoint, id)).Result()
-		if err != nil {
+		pipe := p.rdb.Pipeline()
+		seen := queueDupeChecks(ctx, pipe, endpoint, id)
+		if _, err := pipe.Exec(ctx); err != nil {
 			return Result{}, fmt.Errorf("%w: dedupe check: %w", ErrRedis, err)
 		}
-		if n > 0 {
+		if seen.found() {
 			return Result{TaskID: id, Duplicate: true}, nil
 		}
 	}
@@ -138,10 +142,10 @@ func (p *Producer) EnqueueBatch(ctx context.Context, items []Item) (results []Re
 	results = make([]Result, len(items))
 	done = make([]bool, len(items))
 	pipe := p.rdb.Pipeline()
-	cmds := make([]*redis.IntCmd, len(items))
+	cmds := make([]dupeCheck, len(items))
 	for i, it := range items {
 		if id := tasks.TaskID(it.Key); id != "" {
-			cmds[i] = pipe.Exists(ctx, keys.Dedupe(it.Endpoint, id))
+			cmds[i] = queueDupeChecks(ctx, pipe, it.Endpoint, id)
 		}
 	}
 	if pipe.Len() > 0 {
@@ -151,7 +155,7 @@ func (p *Producer) EnqueueBatch(ctx context.Context, items []Item) (results []Re
 	}
 	for i, it := range items {
 		id := tasks.TaskID(it.Key)
-		if cmds[i] != nil && cmds[i].Val() > 0 {
+		if cmds[i].found() {
 			results[i], done[i] = Result{TaskID: id, Duplicate: true}, true
 			continue
 		}

@@ -1,0 +1,55 @@
+package producer
+
+import (
+	"context"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vendorq/vendorq/internal/keys"
+	"github.com/vendorq/vendorq/tasks"
+)
+
+// A key names one task per endpoint, whatever its lane. asynq refuses a
+// second task ID only within one queue, and each lane is its own queue
+// (tasks.Queue), so the same key sent once as high and once as default —
+// or an import re-run with another --priority — would become two tasks.
+// The producer therefore looks for the ID on every lane of the endpoint
+// before enqueuing, in the same round trip as the done-marker check.
+//
+// Two producers enqueuing the same new key at the same instant on two
+// different lanes can still both get in (the check and asynq's enqueue
+// are two steps); the worker then calls the vendor once and finds the done
+// marker for the other (handlers/bookkeeping.go alreadyDone), unless both
+// run at the same moment.
+
+// dupeCheck is the pipelined EXISTS of one keyed task: its done marker,
+// then its asynq task hash on each lane (nil when the task has no key).
+type dupeCheck [1 + 3]*redis.IntCmd
+
+// queueDupeChecks adds id's checks on endpoint to pipe.
+func queueDupeChecks(ctx context.Context, pipe redis.Pipeliner, endpoint, id string) dupeCheck {
+	var c dupeCheck
+	c[0] = pipe.Exists(ctx, keys.Dedupe(endpoint, id))
+	for i, q := range tasks.Queues(endpoint) {
+		c[1+i] = pipe.Exists(ctx, asynqTaskKey(q, id))
+	}
+	return c
+}
+
+// found reports whether any of the checks saw the task (call after Exec).
+func (c dupeCheck) found() bool {
+	for _, cmd := range c {
+		if cmd != nil && cmd.Val() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// asynqTaskKey is the hash asynq keeps for task id on queue while the
+// task is scheduled, pending, active, retrying or archived; its existence
+// is what makes asynq answer ErrTaskIDConflict (asynq v0.26,
+// internal/base.TaskKey).
+func asynqTaskKey(queue, id string) string {
+	return "asynq:{" + queue + "}:t:" + id
+}
