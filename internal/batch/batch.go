@@ -43,7 +43,7 @@ const DefaultRetention = 7 * 24 * time.Hour
 
 // Meta is what a batch is.
 type Meta struct {
-	Endpoint string
+	Endpoint string // "" = tasks of several endpoints (an HTTP batch): each row names its own
 	Type     string // record:create or sms:send
 	Source   string // the file name, "-" for stdin, "api" for an HTTP batch
 	Priority string // the lane of its tasks ("" = default)
@@ -65,19 +65,30 @@ const (
 	fLastEnd    = "last_end_ms"
 )
 
-// NewID returns a fresh batch id: 13 characters or fewer of [0-9a-z]
-// (64 random bits), which tasks.ValidBatchID accepts.
+// NewID returns a fresh batch id: 10 characters of [0-9a-z] (50 random
+// bits, so that two batches share an id with odds of one in a million
+// only after some 80,000 batches within a retention), which
+// tasks.ValidBatchID accepts. It is short because every task of the batch
+// carries it.
 func NewID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	return strconv.FormatUint(binary.BigEndian.Uint64(b[:]), 36)
+	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+	n := binary.BigEndian.Uint64(b[:])
+	id := make([]byte, 10)
+	for i := range id {
+		id[i] = alphabet[n%36]
+		n /= 36
+	}
+	return string(id)
 }
 
 // Tracker records one batch's rows as they are enqueued.
 type Tracker struct {
-	rdb redis.UniversalClient
-	id  string
-	ttl time.Duration
+	rdb   redis.UniversalClient
+	id    string
+	ttl   time.Duration
+	mixed bool // Meta.Endpoint is "": a row's value is "endpoint/task id"
 }
 
 // Start creates a batch and returns its tracker; ttl <= 0 is DefaultRetention.
@@ -85,7 +96,7 @@ func Start(ctx context.Context, rdb redis.UniversalClient, m Meta, ttl time.Dura
 	if ttl <= 0 {
 		ttl = DefaultRetention
 	}
-	t := &Tracker{rdb: rdb, id: NewID(), ttl: ttl}
+	t := &Tracker{rdb: rdb, id: NewID(), ttl: ttl, mixed: m.Endpoint == ""}
 	k := keys.BatchMeta(t.id)
 	pipe := rdb.TxPipeline()
 	pipe.HSet(ctx, k, fEndpoint, m.Endpoint, fType, m.Type, fSource, m.Source, fPriority, m.Priority,
@@ -124,7 +135,10 @@ func (t *Tracker) Record(ctx context.Context, lines []int64, items []producer.It
 		line := lines[i]
 		chunk := line / keys.BatchChunk
 		k := keys.BatchRows(t.id, chunk)
-		v := res[i].TaskID
+		v := packID(res[i].TaskID)
+		if t.mixed {
+			v = items[i].Endpoint + "/" + v // endpoint names hold no "/" (tasks.ValidEndpoint)
+		}
 		if res[i].Duplicate {
 			v = "+" + v
 			dup++

@@ -16,6 +16,7 @@ import (
 // Row is one line of a batch report.
 type Row struct {
 	Line      int64  `json:"line"`
+	Endpoint  string `json:"endpoint,omitempty"` // in a batch of several endpoints (an HTTP batch)
 	TaskID    string `json:"task_id"`
 	State     string `json:"state"`
 	VendorID  string `json:"vendor_id,omitempty"`
@@ -38,10 +39,11 @@ func Report(ctx context.Context, rdb redis.UniversalClient, id string, fn func(R
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
+	mixed := ep == ""
 	maxLine, _ := strconv.ParseInt(fmt.Sprint(m[1]), 10, 64)
 	last := maxLine / keys.BatchChunk
 	for c := int64(0); c <= last; c += reportPage {
-		rows, err := readChunks(ctx, rdb, id, c, min(c+reportPage, last+1))
+		rows, err := readChunks(ctx, rdb, id, c, min(c+reportPage, last+1), mixed)
 		if err != nil {
 			return err
 		}
@@ -58,7 +60,7 @@ func Report(ctx context.Context, rdb redis.UniversalClient, id string, fn func(R
 }
 
 // readChunks reads chunks [from, to) and returns their rows in line order.
-func readChunks(ctx context.Context, rdb redis.UniversalClient, id string, from, to int64) ([]Row, error) {
+func readChunks(ctx context.Context, rdb redis.UniversalClient, id string, from, to int64, mixed bool) ([]Row, error) {
 	pipe := rdb.Pipeline()
 	cmds := make([]*redis.MapStringStringCmd, 0, to-from)
 	for c := from; c < to; c++ {
@@ -77,9 +79,13 @@ func readChunks(ctx context.Context, rdb redis.UniversalClient, id string, from,
 				continue
 			}
 			r := Row{Line: base + o, TaskID: v}
-			if t, ok := strings.CutPrefix(v, "+"); ok {
+			if t, ok := strings.CutPrefix(r.TaskID, "+"); ok {
 				r.TaskID, r.Duplicate = t, true
 			}
+			if mixed {
+				r.Endpoint, r.TaskID, _ = strings.Cut(r.TaskID, "/")
+			}
+			r.TaskID = unpackID(r.TaskID)
 			rows = append(rows, r)
 		}
 		slices.SortFunc(rows[start:], func(a, b Row) int { return int(a.Line - b.Line) })
@@ -87,18 +93,30 @@ func readChunks(ctx context.Context, rdb redis.UniversalClient, id string, from,
 	return rows, nil
 }
 
-// fill sets each row's state from its task (taskstate.Briefs).
+// fill sets each row's state from its task (taskstate.Briefs), asking
+// each endpoint of the page for its rows (ep, or the rows' own).
 func fill(ctx context.Context, rdb redis.UniversalClient, ep string, rows []Row) error {
-	ids := make([]string, len(rows))
+	byEP := map[string][]int{}
 	for i, r := range rows {
-		ids[i] = r.TaskID
+		e := ep
+		if e == "" {
+			e = r.Endpoint
+		}
+		byEP[e] = append(byEP[e], i)
 	}
-	bs, err := taskstate.Briefs(ctx, rdb, ep, ids)
-	if err != nil {
-		return err
-	}
-	for i, b := range bs {
-		rows[i].State, rows[i].VendorID, rows[i].Code = b.State, b.VendorID, b.Code
+	for e, idx := range byEP {
+		ids := make([]string, len(idx))
+		for k, i := range idx {
+			ids[k] = rows[i].TaskID
+		}
+		bs, err := taskstate.Briefs(ctx, rdb, e, ids)
+		if err != nil {
+			return err
+		}
+		for k, b := range bs {
+			r := &rows[idx[k]]
+			r.State, r.VendorID, r.Code = b.State, b.VendorID, b.Code
+		}
 	}
 	return nil
 }
