@@ -3,6 +3,7 @@ package dashboards
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 )
 
@@ -47,4 +48,40 @@ type DeadLetters interface {
 	// it also clears their dedupe markers, so that a fixed task with the
 	// same key can be enqueued again.
 	Purge(ctx context.Context, endpoint string) (int64, error)
+
+	// ListFiltered returns up to limit entries that pass f, newest first,
+	// after the cursor after ("" = the newest), and the next page's cursor
+	// ("" on the last page).
+	ListFiltered(ctx context.Context, f DeadLetterFilter, after string, limit int) (DeadLetterPage, error)
+	// CountBy counts the entries that pass f per code, endpoint, class or
+	// type (by), largest first.
+	CountBy(ctx context.Context, f DeadLetterFilter, by string) ([]DeadLetterGroup, error)
+	// ReplayFilter replays, and PurgeFilter purges (clearing dedupe
+	// markers), every entry that passes f; both say how many.
+	ReplayFilter(ctx context.Context, f DeadLetterFilter) (int64, error)
+	PurgeFilter(ctx context.Context, f DeadLetterFilter) (int64, error)
+}
+
+// ErrBadFilter: a DeadLetterFilter field is unusable; the error's text
+// names the field ("class: ...").
+var ErrBadFilter = errors.New("bad filter")
+
+// DeadLetterFilter selects dead letters; empty fields select everything.
+// Since and Until are an RFC 3339 time or a duration before now (2h, 7d).
+type DeadLetterFilter struct {
+	Endpoint                        string
+	Codes                           []string
+	Class, Type, Since, Until, Grep string
+}
+
+// DeadLetterPage is one page of a filtered listing.
+type DeadLetterPage struct {
+	Entries []DeadLetter
+	Next    string
+}
+
+// DeadLetterGroup is the count of one code, endpoint, class or type.
+type DeadLetterGroup struct {
+	Key   string
+	Count int64
 }

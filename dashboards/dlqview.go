@@ -1,11 +1,11 @@
 package dashboards
 
 import (
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"time"
 
@@ -58,12 +58,33 @@ type dlqPage struct {
 	Entries               []dlqRow
 	Limit                 int
 	Replayed, Purged      int64
+
+	// The filter form (dlqfilter.go) and what it selects.
+	Form      dlqForm
+	Endpoints []string // the form's endpoint choices
+	Classes   []string
+	Types     []string
+	Codes     []dlqCode // counts per code under the filter without its codes
+	Matching  int64     // entries the whole filter selects (without grep: counted from the index)
+	Error     string    // a bad filter field
+	PageNo    int
+	Next      string // query of the next page, "" on the last
+	Prev      string // query of the previous page, "" on the first
+}
+
+// dlqCode is one row of the counts per code.
+type dlqCode struct {
+	Code     string
+	Count    int64
+	Selected bool
+	Href     string // the view filtered to this code
 }
 
 func (v *dlqView) serveList(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	page := dlqPage{Title: "Dead letters", CSRF: v.tokens.issue(), ReadOnly: v.readOnly, Limit: defaultDLQLimit}
+	page := dlqPage{Title: "Dead letters", CSRF: v.tokens.issue(), ReadOnly: v.readOnly, Limit: defaultDLQLimit,
+		Classes: dlqClasses, Types: dlqTypes}
 	if n, err := strconv.Atoi(q.Get("limit")); err == nil && n > 0 {
 		page.Limit = min(n, maxDLQLimit)
 	}
@@ -74,6 +95,7 @@ func (v *dlqView) serveList(w http.ResponseWriter, r *http.Request) {
 		v.fail(w, err)
 		return
 	}
+	page.Endpoints = eps
 	if ep := q.Get("endpoint"); ep != "" {
 		if !contains(eps, ep) {
 			http.Error(w, "unknown endpoint", http.StatusNotFound)
@@ -81,6 +103,7 @@ func (v *dlqView) serveList(w http.ResponseWriter, r *http.Request) {
 		}
 		page.Endpoint = ep
 	}
+	page.Form = formFrom(q)
 	for _, ep := range eps {
 		n, err := v.store.Count(ctx, ep)
 		if err != nil {
@@ -90,26 +113,52 @@ func (v *dlqView) serveList(w http.ResponseWriter, r *http.Request) {
 		page.Counts = append(page.Counts, dlqCount{Endpoint: ep, Count: n})
 		page.Total += n
 	}
-	shown := eps
-	if page.Endpoint != "" {
-		shown = []string{page.Endpoint}
-	}
-	// Newest across endpoints: each endpoint's newest page, merged.
-	for _, ep := range shown {
-		es, err := v.store.List(ctx, ep, 0, page.Limit)
-		if err != nil {
+	if err := v.fillFiltered(r, &page); err != nil {
+		if !errors.Is(err, ErrBadFilter) {
 			v.fail(w, err)
 			return
 		}
-		for _, e := range es {
-			page.Entries = append(page.Entries, v.row(e))
-		}
-	}
-	sort.SliceStable(page.Entries, func(i, j int) bool { return page.Entries[i].last.After(page.Entries[j].last) })
-	if len(page.Entries) > page.Limit {
-		page.Entries = page.Entries[:page.Limit]
+		page.Error = err.Error()
+		w.WriteHeader(http.StatusBadRequest)
 	}
 	render(w, v.tmpl, "dlq", page)
+}
+
+// fillFiltered reads the counts per code, the number matching and the
+// page of entries the form selects.
+func (v *dlqView) fillFiltered(r *http.Request, page *dlqPage) error {
+	ctx := r.Context()
+	f := page.Form.filter()
+	all := f
+	all.Codes = nil
+	groups, err := v.store.CountBy(ctx, all, "code")
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		sel := contains(f.Codes, g.Key)
+		if len(f.Codes) == 0 || sel {
+			page.Matching += g.Count
+		}
+		href := page.Form.with("code", g.Key).query()
+		page.Codes = append(page.Codes, dlqCode{Code: g.Key, Count: g.Count, Selected: sel, Href: href})
+	}
+	trail := page.Form.trail()
+	lp, err := v.store.ListFiltered(ctx, f, page.Form.After, page.Limit)
+	if err != nil {
+		return err
+	}
+	for _, e := range lp.Entries {
+		page.Entries = append(page.Entries, v.row(e))
+	}
+	page.PageNo = len(trail) + 1
+	if lp.Next != "" {
+		page.Next = page.Form.page(lp.Next, append(trail, page.Form.After), page.Limit)
+	}
+	if len(trail) > 0 {
+		page.Prev = page.Form.page(trail[len(trail)-1], trail[:len(trail)-1], page.Limit)
+	}
+	return nil
 }
 
 func (v *dlqView) row(e DeadLetter) dlqRow {
@@ -150,7 +199,8 @@ func (v *dlqView) allEndpoints(r *http.Request) ([]string, error) {
 
 // checkAction guards the POST actions, once csrfGuard has checked origin
 // and token: read-only, and a known endpoint. It returns the endpoint, or
-// "" after answering.
+// "" after answering. An action on the filter (form field scope=filter)
+// needs no endpoint: it returns filterScope then, with the form checked.
 func (v *dlqView) checkAction(w http.ResponseWriter, r *http.Request) string {
 	if v.readOnly {
 		http.Error(w, "403 forbidden: this dashboard is read-only", http.StatusForbidden)
@@ -167,11 +217,33 @@ func (v *dlqView) checkAction(w http.ResponseWriter, r *http.Request) string {
 		v.fail(w, err)
 		return ""
 	}
+	if r.PostForm.Get("scope") == "filter" && (ep == "" || contains(eps, ep)) {
+		return filterScope
+	}
 	if !tasks.ValidEndpoint(ep) || !contains(eps, ep) {
 		http.Error(w, "unknown endpoint", http.StatusBadRequest)
 		return ""
 	}
 	return ep
+}
+
+// filterScope is checkAction's answer for an action on the form's filter.
+const filterScope = "\x00filter"
+
+// afterAction redirects to the view of the same filter with a banner.
+func (v *dlqView) afterAction(w http.ResponseWriter, r *http.Request, form dlqForm, banner string, n int64) {
+	q := form.values()
+	q.Set(banner, strconv.FormatInt(n, 10))
+	http.Redirect(w, r, "/dlq?"+q.Encode(), http.StatusSeeOther)
+}
+
+// actionFailed answers a failed filtered action: 400 for a bad filter.
+func (v *dlqView) actionFailed(w http.ResponseWriter, err error) {
+	if errors.Is(err, ErrBadFilter) {
+		http.Error(w, MaskPhones(err.Error()), http.StatusBadRequest)
+		return
+	}
+	v.fail(w, err)
 }
 
 // serveReplay puts one entry (form field id) or every entry of the endpoint
@@ -182,6 +254,18 @@ func (v *dlqView) serveReplay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	if ep == filterScope {
+		form := formFrom(r.PostForm)
+		n, err := v.store.ReplayFilter(ctx, form.filter())
+		if err != nil {
+			v.log.Error().Int64("replayed", n).Str("error", MaskPhones(err.Error())).Msg("dashboard: replay by filter stopped")
+			v.actionFailed(w, err)
+			return
+		}
+		v.log.Info().Str("filter", MaskPhones(form.values().Encode())).Int64("replayed", n).Msg("dashboard: dead letters replayed by filter")
+		v.afterAction(w, r, form, "replayed", n)
+		return
+	}
 	var n int64
 	if id := r.PostForm.Get("id"); id != "" {
 		ok, err := v.store.ReplayOne(ctx, ep, id)
@@ -214,6 +298,21 @@ func (v *dlqView) servePurge(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.PostForm.Get("confirm") != "yes" {
 		http.Error(w, "tick the confirmation box to purge", http.StatusBadRequest)
+		return
+	}
+	if ep == filterScope {
+		form := formFrom(r.PostForm)
+		if !form.Filtered() {
+			http.Error(w, "purge by filter needs a filter: choose an endpoint, code, class, type, time or text first", http.StatusBadRequest)
+			return
+		}
+		n, err := v.store.PurgeFilter(r.Context(), form.filter())
+		if err != nil {
+			v.actionFailed(w, err)
+			return
+		}
+		v.log.Warn().Str("filter", MaskPhones(form.values().Encode())).Int64("purged", n).Msg("dashboard: dead letters purged by filter")
+		v.afterAction(w, r, form, "purged", n)
 		return
 	}
 	n, err := v.store.Purge(r.Context(), ep)

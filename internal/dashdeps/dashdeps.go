@@ -6,6 +6,8 @@ package dashdeps
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/vendorq/vendorq/dashboards"
 	"github.com/vendorq/vendorq/internal/dlq"
@@ -46,4 +48,84 @@ func (s store) ReplayAll(ctx context.Context, endpoint string) (int64, error) {
 		return 0, ErrReadOnly
 	}
 	return s.Store.ReplayAll(ctx, s.q, endpoint)
+}
+
+// filter converts a dashboard filter; a bad field wraps dashboards.ErrBadFilter.
+func filter(f dashboards.DeadLetterFilter) (dlq.Filter, error) {
+	out := dlq.Filter{Codes: f.Codes, Class: f.Class, Type: f.Type, Grep: f.Grep}
+	if f.Endpoint != "" {
+		out.Endpoints = []string{f.Endpoint}
+	}
+	now := time.Now()
+	for _, tv := range []struct {
+		name, v string
+		t       *time.Time
+	}{{"since", f.Since, &out.Since}, {"until", f.Until, &out.Until}} {
+		if tv.v == "" {
+			continue
+		}
+		t, err := dlq.ParseTime(tv.v, now)
+		if err != nil {
+			return out, fmt.Errorf("%w: %s: %w", dashboards.ErrBadFilter, tv.name, err)
+		}
+		*tv.t = t
+	}
+	return out, badFilter(out.Validate())
+}
+
+// badFilter rewraps the store's filter and cursor errors as the dashboard's.
+func badFilter(err error) error {
+	for _, sentinel := range []error{dlq.ErrBadFilter, dlq.ErrBadCursor} {
+		if errors.Is(err, sentinel) {
+			return fmt.Errorf("%w: %s", dashboards.ErrBadFilter, err.Error()[len(sentinel.Error())+2:])
+		}
+	}
+	return err
+}
+
+func (s store) ListFiltered(ctx context.Context, f dashboards.DeadLetterFilter, after string, limit int) (dashboards.DeadLetterPage, error) {
+	df, err := filter(f)
+	if err != nil {
+		return dashboards.DeadLetterPage{}, err
+	}
+	p, err := s.Store.ListFiltered(ctx, df, dlq.Cursor(after), limit)
+	out := dashboards.DeadLetterPage{Next: string(p.Next), Entries: make([]dashboards.DeadLetter, len(p.Entries))}
+	for i, e := range p.Entries {
+		out.Entries[i] = dashboards.DeadLetter(e)
+	}
+	return out, badFilter(err)
+}
+
+func (s store) CountBy(ctx context.Context, f dashboards.DeadLetterFilter, by string) ([]dashboards.DeadLetterGroup, error) {
+	df, err := filter(f)
+	if err != nil {
+		return nil, err
+	}
+	gs, err := s.Store.CountBy(ctx, df, by)
+	out := make([]dashboards.DeadLetterGroup, len(gs))
+	for i, g := range gs {
+		out[i] = dashboards.DeadLetterGroup(g)
+	}
+	return out, badFilter(err)
+}
+
+func (s store) ReplayFilter(ctx context.Context, f dashboards.DeadLetterFilter) (int64, error) {
+	if s.q == nil {
+		return 0, ErrReadOnly
+	}
+	df, err := filter(f)
+	if err != nil {
+		return 0, err
+	}
+	res, err := s.Store.ReplayFilter(ctx, s.q, df)
+	return res.Done, badFilter(err)
+}
+
+func (s store) PurgeFilter(ctx context.Context, f dashboards.DeadLetterFilter) (int64, error) {
+	df, err := filter(f)
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.Store.PurgeFilter(ctx, df, dlq.PurgeOptions{})
+	return n, badFilter(err)
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vendorq/vendorq/internal/keys"
+	"github.com/vendorq/vendorq/tasks"
 )
 
 // ErrNotFound: no dead letter with that id on that endpoint.
@@ -44,6 +45,16 @@ type Entry struct {
 	FirstAttempt time.Time       `json:"first_attempt"`
 	LastAttempt  time.Time       `json:"last_attempt"`
 	Payload      json.RawMessage `json:"payload"`
+}
+
+// Masked is e with the phone numbers masked wherever a dead letter carries
+// them: its id (a producer's key may hold one), its error (vendors echo
+// the number) and its payload, which stays valid JSON.
+func (e Entry) Masked() Entry {
+	e.ID = tasks.MaskPhones(e.ID)
+	e.Error = tasks.MaskPhones(e.Error)
+	e.Payload = tasks.MaskPhonesJSON(e.Payload)
+	return e
 }
 
 // Store reads and writes dead letters.

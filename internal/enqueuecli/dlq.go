@@ -14,7 +14,6 @@ import (
 
 	"github.com/vendorq/vendorq/internal/cliexit"
 	"github.com/vendorq/vendorq/internal/dlq"
-	"github.com/vendorq/vendorq/tasks"
 )
 
 type dlqFlags struct {
@@ -55,7 +54,7 @@ other filters select.`,
 	cmd.PersistentFlags().StringVar(&f.endpoint, "endpoint", "", "only this endpoint")
 	cmd.PersistentFlags().StringVar(&f.id, "id", "", "only this task ID (list, replay, purge)")
 	cmd.PersistentFlags().BoolVar(&f.asJSON, "json", false, "print one JSON object per line")
-	f.dlqFilterFlags.register(cmd)
+	f.register(cmd)
 	sub := func(use, short string, run func(*cobra.Command, *dlqFlags, *dlqRun) error) *cobra.Command {
 		return &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error { return g.withDLQ(cmd, f, run) }}
@@ -310,7 +309,7 @@ func dlqReplay(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
 	var replayed int64
 	defer func() { fmt.Fprintf(cmd.OutOrStdout(), "replayed=%d\n", replayed) }()
 	if f.id == "" {
-		res, err := store.ReplayFilter(ctx, d.session.client, d.filter)
+		res, err := store.ReplayFilter(ctx, d.session.replayer(), d.filter)
 		replayed = res.Done
 		if res.Skipped > 0 {
 			fmt.Fprintf(cmd.ErrOrStderr(), "skipped=%d (no task type or payload: see dlq list)\n", res.Skipped)
@@ -321,7 +320,7 @@ func dlqReplay(cmd *cobra.Command, f *dlqFlags, d *dlqRun) error {
 		return nil
 	}
 	for _, ep := range d.eps {
-		ok, err := store.ReplayOne(ctx, d.session.client, ep, f.id)
+		ok, err := store.ReplayOne(ctx, d.session.replayer(), ep, f.id)
 		if err != nil {
 			return fail(cliexit.Redis, "%v", err)
 		}
@@ -459,15 +458,8 @@ func confirmPurgeAll(cmd *cobra.Command, store *dlq.Store, eps []string) (bool, 
 	return false, errDeclined
 }
 
-// maskEntry masks phones wherever a dead letter carries them: its id (a
-// producer's key may hold one), its error (vendors echo the number) and
-// its payload, which stays valid JSON for --json.
-func maskEntry(e dlq.Entry) dlq.Entry {
-	e.ID = tasks.MaskPhones(e.ID)
-	e.Error = tasks.MaskPhones(e.Error)
-	e.Payload = tasks.MaskPhonesJSON(e.Payload)
-	return e
-}
+// maskEntry masks phones wherever a dead letter carries them (dlq.Entry.Masked).
+func maskEntry(e dlq.Entry) dlq.Entry { return e.Masked() }
 
 func shorten(s string, n int) string {
 	r := []rune(s)
