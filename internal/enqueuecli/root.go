@@ -195,6 +195,12 @@ func (s *session) Close() {
 	_ = s.rdb.Close()
 }
 
+// replayer is the enqueuer of a DLQ replay: it wakes the endpoints it
+// puts tasks back on, so that idle workers start at once (docs/idle.md).
+func (s *session) replayer() producer.Enqueuer {
+	return s.producer.Waker().WakingEnqueuer(s.client)
+}
+
 // open loads the config and connects; an unreachable Redis is exit 3.
 // enqueue never calls a vendor: it loads the config as a producer, which
 // needs no credential (config.RoleProducer).

@@ -132,3 +132,7 @@ func (e wakingEnqueuer) EnqueueContext(ctx context.Context, t *asynq.Task, opts 
 	}
 	return info, err
 }
+
+// Waker returns the producer's waker: for a caller that puts work on an
+// endpoint by other means and wants the workers to see it at once.
+func (p *Producer) Waker() *Waker { return p.wake }

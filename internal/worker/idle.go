@@ -267,6 +267,12 @@ func (wa *watcher) apply(r *epRun, ev event) {
 	}
 }
 
+// isUp reports whether name's server runs now (safe from any goroutine).
+func (wa *watcher) isUp(name string) bool {
+	r := wa.eps[name]
+	return r != nil && r.up.Load()
+}
+
 // running lists the endpoints whose server runs now (safe from any goroutine).
 func (wa *watcher) running() []string {
 	var out []string

@@ -217,6 +217,12 @@ func (w *Worker) Running() []string {
 	return idle.running()
 }
 
+// Waking wraps q (the enqueuer of a DLQ replay) so that every task it puts
+// back wakes its endpoint in every worker process (docs/idle.md).
+func (w *Worker) Waking(q producer.Enqueuer) producer.Enqueuer {
+	return producer.NewWaker(w.rdb).WakingEnqueuer(q)
+}
+
 // Endpoints returns the served endpoint names.
 func (w *Worker) Endpoints() []string { return append([]string(nil), w.order...) }
 

@@ -170,7 +170,7 @@ func startDashboard(ctx context.Context, conn redisconn.Conn, w *worker.Worker, 
 	var enq dlq.Enqueuer
 	if !f.ReadOnly {
 		client = asynq.NewClient(conn.Asynq)
-		enq = client
+		enq = w.Waking(client)
 	}
 	// The dashboard runs only while the worker runs (started after
 	// w.Start, stopped before w.Shutdown), so this flag is the servers' state.
