@@ -34,7 +34,7 @@ func (c *offsetClock) now() time.Time { return time.Now().Add(time.Duration(c.of
 func (c *offsetClock) at(h, m, s int) {
 	now := time.Now().In(spend.CST)
 	want := time.Date(now.Year(), now.Month(), now.Day(), h, m, s, 0, spend.CST)
-	c.off.Store(int64(want.Sub(time.Now())))
+	c.off.Store(int64(time.Until(want)))
 }
 
 // real returns the real time at which the clock reads t.

@@ -41,10 +41,10 @@ func (w *SendWindow) validate(at string) error {
 	}
 	var err error
 	if w.from, err = parseClock(w.From); err != nil {
-		return fmt.Errorf("%w: %s.from: %v", ErrConfig, at, err)
+		return fmt.Errorf("%w: %s.from: %w", ErrConfig, at, err)
 	}
 	if w.to, err = parseClock(w.To); err != nil {
-		return fmt.Errorf("%w: %s.to: %v", ErrConfig, at, err)
+		return fmt.Errorf("%w: %s.to: %w", ErrConfig, at, err)
 	}
 	if w.from == w.to {
 		return fmt.Errorf("%w: %s.to: equal to from (%s): a window must not be empty nor the whole day (leave send_window out for no window)", ErrConfig, at, w.From)
