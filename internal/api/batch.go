@@ -42,6 +42,10 @@ type BatchResponse struct {
 	Rejected   int          `json:"rejected"`   // invalid (400)
 	Failed     int          `json:"failed"`     // not enqueued because Redis failed (503/500)
 	Results    []ItemResult `json:"results"`
+	// BatchID follows the request's tasks: `enqueue batch status|report
+	// ID`; an item's line there is its index + 1. "" when the server
+	// tracks no batch (Options.NewBatch unset).
+	BatchID string `json:"batch_id,omitempty"`
 }
 
 // handleBatch validates every item, then enqueues the valid ones with
@@ -58,10 +62,14 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		first = map[string]int{}
 		dupOf = map[int]int{} // request position -> position of the same key earlier in the batch
 	)
+	tr, ok := s.startBatch(w, r)
+	if !ok {
+		return
+	}
 	err := readBatch(http.MaxBytesReader(w, r.Body, s.o.MaxBatchBytes), s.o.MaxBatchItems, func(i int, raw []byte) {
 		resp.Results = append(resp.Results, ItemResult{Index: i})
 		res := &resp.Results[i]
-		it, fe := s.prepareItem(raw, i)
+		it, fe := s.prepareItem(raw, i, tr.ref(i))
 		if fe != nil {
 			res.Status, res.Error = http.StatusBadRequest, fe
 			return
@@ -90,7 +98,8 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	failed := s.enqueueParts(r, items, index, resp.Results)
+	failed := s.enqueueParts(r, items, index, resp.Results, tr)
+	resp.BatchID = tr.id()
 	for i, j := range dupOf {
 		res, orig := &resp.Results[i], resp.Results[j]
 		if orig.Status == http.StatusAccepted || orig.Status == http.StatusOK {
@@ -123,7 +132,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 }
 
 // prepareItem decodes and validates item i (raw is only read, not kept).
-func (s *Server) prepareItem(raw []byte, i int) (producer.Item, *FieldError) {
+func (s *Server) prepareItem(raw []byte, i int, ref tasks.BatchRef) (producer.Item, *FieldError) {
 	prefix := fmt.Sprintf("items[%d]", i)
 	if len(raw) > int(s.o.MaxTaskBytes) {
 		return producer.Item{}, &FieldError{Field: prefix, Reason: fmt.Sprintf("%d bytes, over the %d-byte limit of one task", len(raw), s.o.MaxTaskBytes)}
@@ -136,7 +145,7 @@ func (s *Server) prepareItem(raw []byte, i int) (producer.Item, *FieldError) {
 		return producer.Item{}, &FieldError{Field: prefix + ".type", Reason: fmt.Sprintf(`must be "record" or "sms", got %q`, it.Type)}
 	}
 	tp := prefix + ".task"
-	p, err := s.prepareTask(it.Type, it.Task, tp)
+	p, err := s.prepareTask(it.Type, it.Task, tp, ref)
 	if err != nil {
 		_, fe := taskError(err, tp)
 		return producer.Item{}, &fe
@@ -147,7 +156,7 @@ func (s *Server) prepareItem(raw []byte, i int) (producer.Item, *FieldError) {
 // enqueueParts splits items into up to BatchConcurrency parts, enqueues
 // them at once and fills results (index maps an item to its request
 // position). It returns the first Redis error, if any.
-func (s *Server) enqueueParts(r *http.Request, items []producer.Item, index []int, results []ItemResult) error {
+func (s *Server) enqueueParts(r *http.Request, items []producer.Item, index []int, results []ItemResult, tr batchTracker) error {
 	if len(items) == 0 {
 		return nil
 	}
@@ -165,6 +174,9 @@ func (s *Server) enqueueParts(r *http.Request, items []producer.Item, index []in
 		go func(lo, hi int) {
 			defer wg.Done()
 			res, done, err := s.o.Producer.EnqueueBatch(r.Context(), items[lo:hi])
+			if terr := tr.record(r.Context(), index[lo:hi], items[lo:hi], res, done); terr != nil && err == nil {
+				err = terr // enqueued, but not noted in the batch: the answer says 503
+			}
 			for k := range res {
 				out := &results[index[lo+k]]
 				switch {

@@ -34,7 +34,7 @@ func FuzzDecodeTask(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, kind := range []string{kindRecord, kindSMS} {
-			it, err := s.prepareTask(kind, body, "")
+			it, err := s.prepareTask(kind, body, "", tasks.BatchRef{})
 			if err != nil {
 				if status, fe := taskError(err, ""); status != http.StatusBadRequest || fe.Reason == "" {
 					t.Fatalf("%s %q: refused with %d %+v", kind, body, status, fe)
@@ -44,7 +44,7 @@ func FuzzDecodeTask(f *testing.F) {
 			checkAccepted(t, body, it)
 		}
 		_ = readBatch(bytes.NewReader(body), MaxBatchItems, func(i int, raw []byte) {
-			if it, fe := s.prepareItem(raw, i); fe == nil {
+			if it, fe := s.prepareItem(raw, i, tasks.BatchRef{}); fe == nil {
 				checkAccepted(t, raw, it)
 			}
 		})

@@ -29,6 +29,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/vendorq/vendorq/internal/batch"
 	"github.com/vendorq/vendorq/internal/producer"
 	"github.com/vendorq/vendorq/tasks"
 )
@@ -79,6 +80,9 @@ type Options struct {
 	MaxInFlight int
 	// Tasks answers GET /v1/tasks/{id} (status.go); nil = 501 there.
 	Tasks Lookup
+	// NewBatch starts the batch of a POST /v1/tasks:batch request
+	// (batchid.go); nil = none, and no batch_id in the answer.
+	NewBatch func(ctx context.Context) (*batch.Tracker, error)
 }
 
 // Server is the API; it is an http.Handler.

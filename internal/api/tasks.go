@@ -40,7 +40,7 @@ func (s *Server) handleTask(w http.ResponseWriter, r *http.Request, kind string)
 	if !ok {
 		return
 	}
-	it, err := s.prepareTask(kind, b, "")
+	it, err := s.prepareTask(kind, b, "", tasks.BatchRef{})
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -61,13 +61,19 @@ func (s *Server) handleTask(w http.ResponseWriter, r *http.Request, kind string)
 // config, exactly as the enqueue CLI does. prefix is raw's JSON path in the
 // request ("" for a single-task body, "items[3].task" in a batch). Its
 // errors are those taskError maps.
-func (s *Server) prepareTask(kind string, raw []byte, prefix string) (producer.Item, error) {
+//
+// ref ties the task to a batch request's batch (batch.go); zero for none.
+func (s *Server) prepareTask(kind string, raw []byte, prefix string, ref tasks.BatchRef) (producer.Item, error) {
 	switch kind {
 	case kindRecord:
 		var b recordBody
 		if fe := decodeStrict(raw, &b, prefix); fe != nil {
 			return producer.Item{}, fe
 		}
+		if fe := noBatchRef(b.BatchRef, prefix); fe != nil {
+			return producer.Item{}, fe
+		}
+		b.BatchRef = ref
 		opts, err := holdOptions(b.NotBefore, prefix)
 		if err != nil {
 			return producer.Item{}, err
@@ -79,6 +85,10 @@ func (s *Server) prepareTask(kind string, raw []byte, prefix string) (producer.I
 		if fe := decodeStrict(raw, &b, prefix); fe != nil {
 			return producer.Item{}, fe
 		}
+		if fe := noBatchRef(b.BatchRef, prefix); fe != nil {
+			return producer.Item{}, fe
+		}
+		b.BatchRef = ref
 		opts, err := holdOptions(b.NotBefore, prefix)
 		if err != nil {
 			return producer.Item{}, err
@@ -129,4 +139,13 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.o.Log.Error().Err(err).Str("path", r.URL.Path).Int("status", status).Msg("api: task not enqueued")
 	}
 	writeErrors(w, status, fe)
+}
+
+// noBatchRef refuses a client's "batch" or "line": they tie a task to an
+// import batch (tasks.BatchRef), which only the server does.
+func noBatchRef(b tasks.BatchRef, prefix string) *FieldError {
+	if b == (tasks.BatchRef{}) {
+		return nil
+	}
+	return &FieldError{Field: join(prefix, "batch"), Reason: "batch and line are set by vendorq for an import's tasks, not by a client"}
 }

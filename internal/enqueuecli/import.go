@@ -53,7 +53,11 @@ The file is FILE.rejects.jsonl (stdin.rejects.jsonl for stdin) unless
 --rejects says otherwise; it is only written when a row is rejected.
 
 On a terminal stderr shows a progress bar. stdout gets one summary line:
-  enqueued=N duplicates=D rejected=R
+  enqueued=N duplicates=D rejected=R batch=ID
+Follow the batch with "enqueue batch status ID"; "enqueue batch report ID"
+prints one JSON object per imported row (line, task id, state, vendor id
+or code). A re-run of the same file gets a new batch id whose rows are all
+duplicates: its report shows the state of the tasks already in.
 
 Every row goes to the --priority lane, low unless said otherwise: a batch
 never delays interactive traffic. With --at or --in no row runs before
@@ -122,6 +126,9 @@ func (g *globals) runImport(cmd *cobra.Command, f *importFlags, path string) err
 	}
 	if err := opts.Resolve(s.cfg); err != nil {
 		return cliexit.Wrap(cliexit.Usage, err)
+	}
+	if opts.Track, err = startBatch(ctx, s, &opts, path); err != nil {
+		return err
 	}
 	rf := &importer.RejectFile{Path: rejects}
 	opts.Rejects = rf

@@ -102,7 +102,7 @@ func (f *importFixture) write(name, content string) string {
 	return p
 }
 
-var summaryRe = regexp.MustCompile(`(?m)^enqueued=(\d+) duplicates=(\d+) rejected=(\d+)$`)
+var summaryRe = regexp.MustCompile(`(?m)^enqueued=(\d+) duplicates=(\d+) rejected=(\d+) batch=[a-z0-9]+$`) // one line, the batch id last
 
 // summary parses the one summary line of stdout.
 func summary(t *testing.T, r cliResult) (enq, dup, rej int) {

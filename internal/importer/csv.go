@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+
+	"github.com/vendorq/vendorq/tasks"
 )
 
 // csvSource reads records with encoding/csv and keeps each record's raw
@@ -19,6 +21,7 @@ type csvSource struct {
 	prevOff  int64 // input offset where the next record starts
 	lastLine int64
 	bytes    *atomic.Int64
+	row      *tasks.BatchRef // Options.row
 }
 
 func newCSVSource(in io.Reader, o *Options, progress *atomic.Int64) (*csvSource, error) {
@@ -40,7 +43,7 @@ func newCSVSource(in io.Reader, o *Options, progress *atomic.Int64) (*csvSource,
 	if err != nil {
 		return nil, err
 	}
-	s := &csvSource{r: r, rec: rec, m: m, width: len(header), bytes: progress}
+	s := &csvSource{r: r, rec: rec, m: m, width: len(header), bytes: progress, row: o.row}
 	s.prevOff = r.InputOffset()
 	line, _ := r.FieldPos(0)
 	s.lastLine = int64(line)
@@ -78,6 +81,7 @@ func (s *csvSource) next(r *row) error {
 	case pe != nil:
 		r.reject = fmt.Errorf("csv: %w (line %d, column %d)", pe.Err, pe.Line, pe.Column)
 	default:
+		at(s.row, r.line)
 		r.item, r.reject = s.m.item(fields)
 	}
 	return nil

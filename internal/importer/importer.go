@@ -93,13 +93,15 @@ type Options struct {
 	Table       string
 	KeyColumn   string // CSV column / JSONL field holding a business key; "" = DefaultKey
 	Format      Format
-	Priority    tasks.Priority // every row's lane; "" = default (the CLI's default is low)
-	Hold        []asynq.Option // extra options of every row's task: asynq.ProcessAt from producer.Hold, or none
-	Concurrency int            // enqueue workers; 0 = DefaultConcurrency
-	BatchSize   int            // rows per EnqueueBatch; 0 = DefaultBatchSize
-	Rejects     RejectSink     // where rejected rows go (required)
-	Progress    func(Progress) // called a few times a second and once at the end; nil = none
-	Interval    time.Duration  // between Progress calls; 0 = 200ms
+	Priority    tasks.Priority  // every row's lane; "" = default (the CLI's default is low)
+	Hold        []asynq.Option  // extra options of every row's task: asynq.ProcessAt from producer.Hold, or none
+	Track       Tracker         // records the import's batch (track.go); nil = none
+	row         *tasks.BatchRef // the row being mapped, when Track is set
+	Concurrency int             // enqueue workers; 0 = DefaultConcurrency
+	BatchSize   int             // rows per EnqueueBatch; 0 = DefaultBatchSize
+	Rejects     RejectSink      // where rejected rows go (required)
+	Progress    func(Progress)  // called a few times a second and once at the end; nil = none
+	Interval    time.Duration   // between Progress calls; 0 = 200ms
 }
 
 // Progress is a snapshot for a progress display.
@@ -121,11 +123,16 @@ type Summary struct {
 	// this line is handled, rows from it on may not be. A re-run of the same
 	// command finishes the rest (handled rows come back as duplicates).
 	ResumeLine int64
+	Batch      string // the batch id (Options.Track); "" = none
 }
 
 // String is the summary line of docs/import.md.
 func (s Summary) String() string {
-	return fmt.Sprintf("enqueued=%d duplicates=%d rejected=%d", s.Enqueued, s.Duplicates, s.Rejected)
+	line := fmt.Sprintf("enqueued=%d duplicates=%d rejected=%d", s.Enqueued, s.Duplicates, s.Rejected)
+	if s.Batch != "" {
+		line += " batch=" + s.Batch
+	}
+	return line
 }
 
 func (o *Options) check() error {
@@ -183,6 +190,9 @@ func Run(ctx context.Context, in io.Reader, q Enqueuer, opts Options) (Summary, 
 		return Summary{}, err
 	}
 	var c counters
+	if opts.Track != nil {
+		opts.row = &tasks.BatchRef{Batch: opts.Track.ID()}
+	}
 	src, err := newSource(in, &opts, &c)
 	if err != nil {
 		return Summary{}, err
@@ -196,6 +206,7 @@ func Run(ctx context.Context, in io.Reader, q Enqueuer, opts Options) (Summary, 
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
 	p := newPool(context.WithoutCancel(ctx), q, &c, opts.Concurrency, stopReading)
+	p.track = opts.Track
 	rd := &reader{src: src, opts: &opts, c: &c, pool: p}
 	readErr := rd.run(readCtx)
 	p.close()
@@ -204,6 +215,9 @@ func Run(ctx context.Context, in io.Reader, q Enqueuer, opts Options) (Summary, 
 	sum := Summary{
 		Enqueued: c.enqueued.Load(), Duplicates: c.duplicates.Load(), Rejected: c.rejected.Load(),
 		LastLine: rd.lastLine,
+	}
+	if opts.Track != nil {
+		sum.Batch = opts.Track.ID()
 	}
 	switch {
 	case p.err != nil:

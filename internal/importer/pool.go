@@ -19,15 +19,16 @@ type batch struct {
 // Redis failure in any worker stops the reader and makes the other workers
 // skip what is left, so the import ends soon after Redis does.
 type pool struct {
-	ctx  context.Context
-	q    Enqueuer
-	c    *counters
-	jobs chan *batch
-	wg   sync.WaitGroup
-	stop func() // stops the reader
-	fail atomic.Bool
-	mu   sync.Mutex
-	err  error // the first Redis failure
+	ctx   context.Context
+	q     Enqueuer
+	c     *counters
+	jobs  chan *batch
+	wg    sync.WaitGroup
+	stop  func()  // stops the reader
+	track Tracker // nil = no batch
+	fail  atomic.Bool
+	mu    sync.Mutex
+	err   error // the first Redis failure
 	// resumeLine is the smallest line whose row may not be in after a
 	// failure: the first unfinished row of a failed or skipped batch.
 	resumeLine int64
@@ -60,6 +61,12 @@ func (p *pool) work() {
 			continue
 		}
 		res, done, err := p.q.EnqueueBatch(p.ctx, b.items)
+		if p.track != nil {
+			// What went in is noted even when Redis failed after part of it.
+			if terr := p.track.Record(p.ctx, b.lines, b.items, res, done); terr != nil && err == nil {
+				err, done = terr, make([]bool, len(done)) // a re-run redoes the batch (as duplicates) and notes it
+			}
+		}
 		var enq, dup int64
 		first := -1
 		for i := range done {

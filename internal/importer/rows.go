@@ -47,9 +47,10 @@ func splitPhones(cell string) []string {
 type lane struct {
 	priority tasks.Priority
 	opts     []asynq.Option
+	batch    *tasks.BatchRef // the batch and line of the row being mapped (track.go); nil = none
 }
 
-func laneOf(o *Options) lane { return lane{priority: o.Priority, opts: o.Hold} }
+func laneOf(o *Options) lane { return lane{priority: o.Priority, opts: o.Hold, batch: o.row} }
 
 // smsItem builds an sms:send task; key "" means DefaultKey.
 func smsItem(k *keyer, endpoint string, s tasks.SMSSend, key string, ln lane) (producer.Item, error) {
@@ -62,6 +63,9 @@ func smsItem(k *keyer, endpoint string, s tasks.SMSSend, key string, ln lane) (p
 		key = k.sum()
 	}
 	s.Endpoint, s.Key, s.Priority = endpoint, key, ln.priority
+	if ln.batch != nil {
+		s.BatchRef = *ln.batch
+	}
 	t, err := tasks.NewSMSSendTask(s, ln.opts...)
 	return item(t, endpoint, key, err)
 }
@@ -74,6 +78,9 @@ func recordItem(k *keyer, endpoint, table string, data []byte, key string, ln la
 		key = k.sum()
 	}
 	rc := tasks.RecordCreate{Endpoint: endpoint, Table: table, Data: data, Key: key, Priority: ln.priority}
+	if ln.batch != nil {
+		rc.BatchRef = *ln.batch
+	}
 	t, err := tasks.NewRecordCreateTask(rc, ln.opts...)
 	return item(t, endpoint, key, err)
 }

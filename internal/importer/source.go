@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/vendorq/vendorq/internal/producer"
+	"github.com/vendorq/vendorq/tasks"
 )
 
 // row is one input row, mapped: either item or reject is set. raw is a view
@@ -38,7 +39,7 @@ func newSource(in io.Reader, o *Options, c *counters) (source, error) {
 	if o.Format == FormatCSV {
 		return newCSVSource(br, o, &c.bytes)
 	}
-	return &jsonlSource{lr: lineReader{br: br}, m: newLineMapper(o), bytes: &c.bytes}, nil
+	return &jsonlSource{lr: lineReader{br: br}, m: newLineMapper(o), bytes: &c.bytes, row: o.row}, nil
 }
 
 // trimRaw drops the blank lines csv skipped before a record and its newline.
@@ -51,6 +52,7 @@ type jsonlSource struct {
 	lr    lineReader
 	m     lineMapper
 	bytes *atomic.Int64
+	row   *tasks.BatchRef // Options.row
 }
 
 func (s *jsonlSource) next(r *row) error {
@@ -70,6 +72,7 @@ func (s *jsonlSource) next(r *row) error {
 			r.reject = errLineTooLong
 			return nil
 		}
+		at(s.row, r.line)
 		r.item, r.reject = s.m.item(t)
 		return nil
 	}

@@ -99,7 +99,7 @@ func startAPI(ctx context.Context, cfg *config.Config, conn redisconn.Conn, w *w
 	}
 	srv, err := api.New(api.Options{
 		Producer: producer.New(cfg, client, rdb), Token: tok, Ping: ping, MaxInFlight: f.APIMaxInFlight,
-		Log: log.With().Str("component", "api").Logger(), Tasks: taskLookup(cfg, rdb),
+		Log: log.With().Str("component", "api").Logger(), Tasks: taskLookup(cfg, rdb), NewBatch: newBatch(cfg, rdb),
 	})
 	if err != nil {
 		closeAll()
