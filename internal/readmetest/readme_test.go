@@ -40,6 +40,7 @@ import (
 	"github.com/vendorq/vendorq/internal/itest"
 	"github.com/vendorq/vendorq/internal/redistest"
 	"github.com/vendorq/vendorq/internal/vendorsim"
+	"github.com/vendorq/vendorq/tasks"
 )
 
 // skipPrefixes are the README commands that cannot run here, offline and
@@ -616,9 +617,11 @@ func (r *runner) allDone() {
 	in := asynq.NewInspector(asynq.RedisClientOpt{Addr: redisSrv.Addr, DB: r.db})
 	defer in.Close()
 	itest.Eventually(r.t, 30*time.Second, func() (bool, string) {
-		for _, q := range []string{"forms", "tables", "gjy", "sms"} {
-			if ok, msg := itest.Drained(in, q); !ok {
-				return false, msg
+		for _, ep := range []string{"forms", "tables", "gjy", "sms"} {
+			for _, q := range tasks.Queues(ep) { // every lane: imports are low, --priority high
+				if ok, msg := itest.Drained(in, q); !ok {
+					return false, msg
+				}
 			}
 		}
 		if out, err := r.try("enqueue dlq count"); err != nil || !strings.Contains(out, "total\t0") {
