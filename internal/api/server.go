@@ -8,6 +8,8 @@
 //	POST /v1/tasks/record   one record:create → 202 {task_id} | 200 {task_id, duplicate: true}
 //	POST /v1/tasks/sms      one sms:send      → same
 //	POST /v1/tasks:batch    up to MaxBatchItems tasks → 200 with one result per item
+//	GET  /v1/dead-letters, GET /v1/dead-letters/count, POST /v1/dead-letters:replay
+//	                        the dead-letter store, filtered (deadletters.go)
 //	GET  /openapi.json      the OpenAPI 3 document (no token needed)
 //	GET  /healthz           200 when Redis answers, 503 otherwise (no token needed)
 //
@@ -30,6 +32,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vendorq/vendorq/internal/batch"
+	"github.com/vendorq/vendorq/internal/dlq"
 	"github.com/vendorq/vendorq/internal/producer"
 	"github.com/vendorq/vendorq/tasks"
 )
@@ -61,6 +64,12 @@ type Options struct {
 	Token    string                      // required bearer token
 	Ping     func(context.Context) error // Redis health for /healthz; nil = always healthy
 	Log      zerolog.Logger
+
+	// DeadLetters serves /v1/dead-letters (deadletters.go); nil: those
+	// routes answer 503. Replayer puts replayed tasks back (an asynq client
+	// on the same Redis); nil: a replay answers 503 (a dry run works).
+	DeadLetters *dlq.Store
+	Replayer    dlq.Enqueuer
 
 	MaxTaskBytes  int64 // default MaxTaskBytes
 	MaxBatchBytes int64 // default MaxBatchBytes
@@ -134,6 +143,9 @@ func New(o Options) (*Server, error) {
 		"/openapi.json":    {http.MethodGet, false, 0, s.handleOpenAPI},
 		"/healthz":         {http.MethodGet, false, 0, s.handleHealth},
 	}
+	s.routes["/v1/dead-letters"] = route{http.MethodGet, true, 0, s.handleDeadLetters}
+	s.routes["/v1/dead-letters/count"] = route{http.MethodGet, true, 0, s.handleDeadLetterCount}
+	s.routes["/v1/dead-letters:replay"] = route{http.MethodPost, true, maxReplayBody, s.handleDeadLetterReplay}
 	s.routes[statusRoute] = route{http.MethodGet, true, 0, s.handleStatus}
 	return s, nil
 }

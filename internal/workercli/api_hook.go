@@ -12,6 +12,7 @@ import (
 	"github.com/vendorq/vendorq/internal/api"
 	"github.com/vendorq/vendorq/internal/cliexit"
 	"github.com/vendorq/vendorq/internal/config"
+	"github.com/vendorq/vendorq/internal/dlq"
 	"github.com/vendorq/vendorq/internal/producer"
 	"github.com/vendorq/vendorq/internal/redisconn"
 	"github.com/vendorq/vendorq/internal/worker"
@@ -99,6 +100,7 @@ func startAPI(ctx context.Context, cfg *config.Config, conn redisconn.Conn, w *w
 	}
 	srv, err := api.New(api.Options{
 		Producer: producer.New(cfg, client, rdb), Token: tok, Ping: ping, MaxInFlight: f.APIMaxInFlight,
+		DeadLetters: dlq.New(rdb), Replayer: client,
 		Log: log.With().Str("component", "api").Logger(), Tasks: taskLookup(cfg, rdb), NewBatch: newBatch(cfg, rdb),
 	})
 	if err != nil {
