@@ -22,7 +22,7 @@ func ValidBatchID(id string) bool {
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9') {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
 			return false
 		}
 	}
@@ -32,7 +32,7 @@ func ValidBatchID(id string) bool {
 // InBatch reports whether the task belongs to a batch.
 func (b BatchRef) InBatch() bool { return b.Batch != "" }
 
-func (b BatchRef) validate() error {
+func (b BatchRef) validateBatch() error {
 	switch {
 	case b.Batch == "" && b.Line == 0:
 		return nil

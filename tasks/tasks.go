@@ -107,7 +107,7 @@ func (p *RecordCreate) Validate() error {
 	if !p.Priority.valid() {
 		return errPriority(p.Priority)
 	}
-	if err := p.BatchRef.validate(); err != nil {
+	if err := p.validateBatch(); err != nil {
 		return err
 	}
 	return validateKey(p.Key)
@@ -155,7 +155,7 @@ func (p *SMSSend) Validate() error {
 	if !p.Priority.valid() {
 		return errPriority(p.Priority)
 	}
-	if err := p.BatchRef.validate(); err != nil {
+	if err := p.validateBatch(); err != nil {
 		return err
 	}
 	return validateKey(p.Key)
