@@ -4,8 +4,8 @@
 // same pipeline as the task's done marker (handlers/bookkeeping.go), so it
 // costs no Redis round trip; `enqueue status`, GET /v1/tasks/{id} and
 // `enqueue batch report` read it. It is kept for results.retention
-// (default 7 days) and costs about 250 bytes of Redis per task
-// (docs/batches.md, measured by TestResultCost).
+// (default 7 days) and costs about 360 bytes of Redis per task
+// (docs/batches.md, measured by BenchmarkResultMemory).
 package results
 
 import (
