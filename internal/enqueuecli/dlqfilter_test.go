@@ -16,9 +16,11 @@ import (
 	"github.com/vendorq/vendorq/tasks"
 )
 
-// addFiltered stores, per minute back from now: on forms 6 × 4001 (the
-// newest three within the last 10 minutes) and 2 × 4002, on sms 3 × 8201
-// transient; errors name the code.
+// addFiltered stores, 4 minutes apart from 1 minute back (1, 5, 9, ...
+// minutes ago): on forms 6 × 4001 (the newest three within the last 10
+// minutes) and 2 × 4002, on sms 3 × 8201 transient; errors name the code.
+// The --since/--until bounds the tests use (10m, 20m) fall a minute from
+// the nearest entry: the margin for the time the test takes.
 func addFiltered(t *testing.T, r *cliRig) []dlq.Entry {
 	t.Helper()
 	now := time.Now()
