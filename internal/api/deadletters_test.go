@@ -21,7 +21,7 @@ import (
 // dlqEnv is an API server with the dead-letter routes, and on forms 30
 // dead letters (20 × 4001, the newest 10 within the last 15 minutes, and
 // 10 × 4002), on sms 5 × 8201 whose errors and payloads carry a phone.
-// since=15m falls 5 minutes from the nearest entry either side (10 and 30
+// since=15m falls 5 minutes or more from the nearest entry either side (10 and 21
 // minutes ago): the margin for the time the test takes.
 func dlqEnv(t *testing.T) (*env, *dlq.Store) {
 	t.Helper()
