@@ -214,7 +214,10 @@ const reindexBatch = 1000
 // drops facet members whose entry is gone, and corrects the counts; it
 // returns how many entries it indexed. It is idempotent and safe while
 // workers add and remove entries (every step is one script), and reads the
-// index with ZSCAN, reindexBatch ids per round trip.
+// index with ZSCAN, reindexBatch ids per round trip. The second pass, over
+// the facet sets, runs only when the counts still do not add up after the
+// first: every entry is then in its facet, so a surplus is members whose
+// entry an older binary removed.
 func (s *Store) Reindex(ctx context.Context, ep string) (int64, error) {
 	var n int64
 	ks := s.facetKeys(ep)
@@ -238,6 +241,9 @@ func (s *Store) Reindex(ctx context.Context, ep string) (int64, error) {
 		if cursor = next; cursor == 0 {
 			break
 		}
+	}
+	if _, complete, err := s.state(ctx, ep); err != nil || complete {
+		return n, err
 	}
 	names, err := s.rdb.HKeys(ctx, keys.DLQFacets(ep)).Result()
 	if err != nil {
