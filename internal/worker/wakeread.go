@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -74,7 +75,7 @@ func readWakes(ctx context.Context, c redis.UniversalClient, out chan<- wake, lo
 		}
 		res, err := c.XRead(ctx, &redis.XReadArgs{Streams: []string{keys.Wake, last}, Count: wakeBatch, Block: wakeBlock}).Result()
 		switch {
-		case err == redis.Nil:
+		case errors.Is(err, redis.Nil):
 			continue
 		case err != nil:
 			if ctx.Err() != nil {
