@@ -22,16 +22,34 @@ import (
 // marker for the other (handlers/bookkeeping.go alreadyDone), unless both
 // run at the same moment.
 
-// dupeCheck is the pipelined EXISTS of one keyed task: its done marker,
-// then its asynq task hash on each lane (nil when the task has no key).
+// dupeCheck is the pipelined EXISTS of one keyed task: its done marker
+// and its asynq task hash on each lane, in one EXISTS of four keys, or on
+// Redis Cluster (split), where they live in four slots, one EXISTS each
+// (BenchmarkDupeCheck: the one command is what keeps an import's dedupe
+// pipeline near its cost before lanes). The zero value (a task without a
+// key) finds nothing.
 type dupeCheck [1 + 3]*redis.IntCmd
 
+// splitKeys reports whether rdb needs one command per key of a check.
+func splitKeys(rdb redis.UniversalClient) bool {
+	_, cluster := rdb.(*redis.ClusterClient)
+	return cluster
+}
+
 // queueDupeChecks adds id's checks on endpoint to pipe.
-func queueDupeChecks(ctx context.Context, pipe redis.Pipeliner, endpoint, id string) dupeCheck {
-	var c dupeCheck
-	c[0] = pipe.Exists(ctx, keys.Dedupe(endpoint, id))
+func queueDupeChecks(ctx context.Context, pipe redis.Pipeliner, endpoint, id string, split bool) dupeCheck {
+	var k [1 + 3]string
+	k[0] = keys.Dedupe(endpoint, id)
 	for i, q := range tasks.Queues(endpoint) {
-		c[1+i] = pipe.Exists(ctx, asynqTaskKey(q, id))
+		k[1+i] = asynqTaskKey(q, id)
+	}
+	var c dupeCheck
+	if !split {
+		c[0] = pipe.Exists(ctx, k[:]...)
+		return c
+	}
+	for i := range k {
+		c[i] = pipe.Exists(ctx, k[i])
 	}
 	return c
 }

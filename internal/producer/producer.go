@@ -104,7 +104,7 @@ func (p *Producer) Enqueue(ctx context.Context, t *asynq.Task, endpoint, key str
 	id := tasks.TaskID(key)
 	if id != "" {
 		pipe := p.rdb.Pipeline()
-		seen := queueDupeChecks(ctx, pipe, endpoint, id)
+		seen := queueDupeChecks(ctx, pipe, endpoint, id, splitKeys(p.rdb))
 		if _, err := pipe.Exec(ctx); err != nil {
 			return Result{}, fmt.Errorf("%w: dedupe check: %w", ErrRedis, err)
 		}
@@ -143,9 +143,10 @@ func (p *Producer) EnqueueBatch(ctx context.Context, items []Item) (results []Re
 	done = make([]bool, len(items))
 	pipe := p.rdb.Pipeline()
 	cmds := make([]dupeCheck, len(items))
+	split := splitKeys(p.rdb)
 	for i, it := range items {
 		if id := tasks.TaskID(it.Key); id != "" {
-			cmds[i] = queueDupeChecks(ctx, pipe, it.Endpoint, id)
+			cmds[i] = queueDupeChecks(ctx, pipe, it.Endpoint, id, split)
 		}
 	}
 	if pipe.Len() > 0 {
