@@ -100,7 +100,7 @@ func startAPI(ctx context.Context, cfg *config.Config, conn redisconn.Conn, w *w
 	}
 	srv, err := api.New(api.Options{
 		Producer: producer.New(cfg, client, rdb), Token: tok, Ping: ping, MaxInFlight: f.APIMaxInFlight,
-		DeadLetters: dlq.New(rdb), Replayer: client,
+		DeadLetters: dlq.New(rdb), Replayer: producer.NewWaker(rdb).WakingEnqueuer(client), // a replay wakes the endpoint (docs/idle.md)
 		Log: log.With().Str("component", "api").Logger(), Tasks: taskLookup(cfg, rdb), NewBatch: newBatch(cfg, rdb),
 	})
 	if err != nil {
