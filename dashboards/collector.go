@@ -20,7 +20,16 @@ const (
 	// long the oldest of them has waited.
 	NameLanePending = "vendorq_lane_pending"
 	NameLaneOldest  = "vendorq_lane_oldest_pending_seconds"
+	// Handlers of every process holding a booked slot of the endpoint's
+	// bucket, per lane (ratelimit.Bucket.Waiting).
+	NameLaneInBucket = "vendorq_lane_in_bucket"
 )
+
+// BucketWaiting reads, per endpoint, how many handlers of each lane
+// (high, default, low) wait in its shared bucket.
+type BucketWaiting interface {
+	LaneWaiting(ctx context.Context, endpoint string) ([3]int64, error)
+}
 
 // QueueStates are the asynq task states reported by vendorq_queue_size.
 var QueueStates = []string{"pending", "active", "scheduled", "retry", "archived", "completed"}
@@ -50,6 +59,8 @@ type Collector struct {
 	redisUp     *prometheus.Desc
 	lanePending *prometheus.Desc
 	laneOldest  *prometheus.Desc
+	inBucket    *prometheus.Desc
+	buckets     BucketWaiting // nil = not reported
 }
 
 // NewCollector reports on endpoints (the configured ones; endpoints found
@@ -62,7 +73,14 @@ func NewCollector(store DeadLetterCounter, inspector QueueInspector, endpoints [
 		redisUp:     prometheus.NewDesc(NameRedisUp, "1 when the last scrape could read Redis, else 0.", nil, nil),
 		lanePending: prometheus.NewDesc(NameLanePending, "Tasks waiting in the queue of the endpoint's lane (high, default, low; fleet-wide).", []string{"endpoint", "lane"}, nil),
 		laneOldest:  prometheus.NewDesc(NameLaneOldest, "How long the oldest task waiting in the lane's queue has waited (0 = none).", []string{"endpoint", "lane"}, nil),
+		inBucket:    prometheus.NewDesc(NameLaneInBucket, "Handlers of the lane, in every worker process, holding a booked slot of the endpoint's bucket (endpoints up to 100 calls/s).", []string{"endpoint", "lane"}, nil),
 	}
+}
+
+// WithBuckets also reports vendorq_lane_in_bucket from b; it returns c.
+func (c *Collector) WithBuckets(b BucketWaiting) *Collector {
+	c.buckets = b
+	return c
 }
 
 // Describe implements prometheus.Collector.
@@ -72,6 +90,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.redisUp
 	ch <- c.lanePending
 	ch <- c.laneOldest
+	ch <- c.inBucket
 }
 
 // Collect implements prometheus.Collector. A Redis failure is reported as
@@ -96,6 +115,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.deadLetters, prometheus.GaugeValue, float64(n), ep)
 	}
 	if !c.collectQueues(ch) {
+		up = 0
+	}
+	if !c.collectBuckets(ctx, ch) {
 		up = 0
 	}
 	ch <- prometheus.MustNewConstMetric(c.redisUp, prometheus.GaugeValue, up)
@@ -135,6 +157,26 @@ func (c *Collector) collectQueues(ch chan<- prometheus.Metric) bool {
 		}
 		for i, state := range QueueStates {
 			ch <- prometheus.MustNewConstMetric(c.queueSize, prometheus.GaugeValue, float64(sizes[i]), ep, state)
+		}
+	}
+	return ok
+}
+
+// collectBuckets reports the handlers waiting in each endpoint's bucket
+// per lane; it returns false on a Redis error.
+func (c *Collector) collectBuckets(ctx context.Context, ch chan<- prometheus.Metric) bool {
+	if c.buckets == nil {
+		return true
+	}
+	ok := true
+	for _, ep := range c.endpoints {
+		n, err := c.buckets.LaneWaiting(ctx, ep)
+		if err != nil {
+			ok = false
+			continue
+		}
+		for i, p := range tasks.Priorities {
+			ch <- prometheus.MustNewConstMetric(c.inBucket, prometheus.GaugeValue, float64(n[i]), ep, p.String())
 		}
 	}
 	return ok

@@ -161,7 +161,7 @@ func startDashboard(ctx context.Context, conn redisconn.Conn, w *worker.Worker, 
 		return nil, "", err
 	}
 	inspector := asynq.NewInspector(conn.Asynq)
-	collector := dashboards.NewCollector(w.DLQ, inspector, w.Endpoints())
+	collector := dashboards.NewCollector(w.DLQ, inspector, w.Endpoints()).WithBuckets(w)
 	if err := reg.Register(collector); err != nil {
 		_ = inspector.Close()
 		return nil, "", fail(cliexit.Failed, "dashboard metrics: %v", err)
