@@ -128,9 +128,9 @@ type Grant struct {
 	TookOver  bool
 }
 
-// reserveScript books the next call slot: a slot a lower lane booked and
-// has not used yet if there is one within the horizon (lanes.go), else the
-// next one at the end of the line.
+// reserveScript books the next call slot: the earliest slot a lower lane
+// booked and has not used yet, if it comes before the end of the line and
+// within the horizon (lanes.go), else the next one at the end of the line.
 //
 // KEYS[1] bucket: GCRA theoretical arrival time (TAT), microseconds since epoch
 // KEYS[2] pause:  exists while the endpoint is paused (PTTL = time left)
@@ -178,7 +178,9 @@ local keep = tonumber(ARGV[8])
 local old = string.format("%.0f", now - keep)
 local tat = tonumber(redis.call("GET", KEYS[1]) or "0")
 if tat < now then tat = now end
-if member ~= "" then
+local wait = tat - (burst - 1) * interval - now
+if wait < 0 then wait = 0 end
+if member ~= "" and wait > 0 then
   local best, bkey, bmember
   for l = lane + 1, 2 do
     local k = KEYS[4 + l]
@@ -188,15 +190,13 @@ if member ~= "" then
       best, bkey, bmember = tonumber(e[2]), k, e[1]
     end
   end
-  if best and best - now <= horizon then
+  if best and best - now < wait and best - now <= horizon then
     redis.call("ZREM", bkey, bmember)
     redis.call("ZADD", KEYS[4 + lane], string.format("%.0f", best), member)
     redis.call("PEXPIRE", KEYS[4 + lane], math.floor((tat - now + keep) / 1000) + 1000)
     return {2, math.floor(best - now), math.floor(factor * 1000)}
   end
 end
-local wait = tat - (burst - 1) * interval - now
-if wait < 0 then wait = 0 end
 if wait > horizon then
   return {0, math.floor(wait), math.floor(factor * 1000)}
 end
