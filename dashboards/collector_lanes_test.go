@@ -65,7 +65,7 @@ func TestCollectorReportsHandlersWaitingInTheBucket(t *testing.T) {
 		"vendorq_lane_in_bucket{endpoint=forms,lane=high}":    1,
 		"vendorq_lane_in_bucket{endpoint=forms,lane=default}": 0,
 		"vendorq_lane_in_bucket{endpoint=forms,lane=low}":     1,
-		"vendorq_redis_up{}":                                  1,
+		"vendorq_redis_up{}": 1,
 	} {
 		if g, ok := got[k]; !ok || g != v {
 			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
