@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/vendorq/vendorq/tasks"
 )
 
 // MaxHold bounds how far ahead a task may be held (enqueue --at/--in, the
@@ -24,10 +26,9 @@ var ErrHoldTooFar = errors.New("more than 366 days ahead")
 // not refused). The error (ErrHoldTooFar) says why; callers name the
 // flag or field.
 //
-// The time is rounded up to a whole second: asynq keeps a scheduled task's
-// time in whole seconds, rounded down, and forwards it as soon as that
-// second begins, so a task held until 10:00:05.7 would otherwise run at
-// 10:00:05.0, before its time.
+// The time is rounded up to a whole second (tasks.NotBefore: asynq keeps
+// whole seconds, rounded down, and would run a task held until 10:00:05.7
+// at 10:00:05.0).
 func Hold(now, at time.Time) ([]asynq.Option, error) {
 	switch {
 	case at.IsZero() || !at.After(now):
@@ -35,8 +36,5 @@ func Hold(now, at time.Time) ([]asynq.Option, error) {
 	case at.Sub(now) > MaxHold:
 		return nil, fmt.Errorf("%s is %w", at.Format(time.RFC3339), ErrHoldTooFar)
 	}
-	if whole := at.Truncate(time.Second); whole.Before(at) {
-		at = whole.Add(time.Second)
-	}
-	return []asynq.Option{asynq.ProcessAt(at)}, nil
+	return []asynq.Option{tasks.NotBefore(at)}, nil
 }
