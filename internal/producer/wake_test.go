@@ -79,3 +79,37 @@ func TestWakesWritten(t *testing.T) {
 }
 
 func formatMS(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+// An import chunk (EnqueueBatch, here 500 rows on two endpoints) writes
+// one wake per endpoint, not one per row.
+func TestBatchWakesOncePerEndpoint(t *testing.T) {
+	s := redistest.MustStart(t, redistest.Options{})
+	p, rdb, _ := setup(t, s)
+	ctx := context.Background()
+	var items []Item
+	for i := 0; i < 500; i++ {
+		ep, table := "forms", "a/b"
+		if i%2 == 1 {
+			ep, table = "gjy", "/api/x"
+		}
+		task, err := tasks.NewRecordCreateTask(tasks.RecordCreate{Endpoint: ep, Table: table, Data: []byte(`{}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, Item{Task: task, Endpoint: ep})
+	}
+	if _, _, err := p.EnqueueBatch(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := rdb.XRange(ctx, keys.Wake, "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps := map[any]int{}
+	for _, m := range msgs {
+		eps[m.Values["ep"]]++
+	}
+	if len(msgs) != 2 || eps["forms"] != 1 || eps["gjy"] != 1 {
+		t.Fatalf("500 rows wrote wakes %v, want one for forms and one for gjy", eps)
+	}
+}

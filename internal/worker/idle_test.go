@@ -14,6 +14,7 @@ import (
 	"github.com/vendorq/vendorq/internal/keys"
 	"github.com/vendorq/vendorq/internal/producer"
 	"github.com/vendorq/vendorq/internal/redisconn"
+	"github.com/vendorq/vendorq/internal/redistest"
 	"github.com/vendorq/vendorq/internal/vendorsim"
 	"github.com/vendorq/vendorq/internal/worker"
 	"github.com/vendorq/vendorq/tasks"
@@ -139,4 +140,35 @@ func TestDelayedTaskRunOnTimeAfterServerStopped(t *testing.T) {
 	}
 	t.Logf("delayed task seen done %v after its time", ran.Sub(at))
 	waitServer(t, w, "gjy", false, 10*time.Second)
+}
+
+// Redis restarted (AOF on) while the endpoint is idle: the wake reader
+// reconnects by itself (its blocked XREAD fails, it starts over after the
+// newest entry, with a sweep) and a wake starts the server again.
+func TestWakeReaderSurvivesRedisRestart(t *testing.T) {
+	aof := redistest.MustStart(t, redistest.Options{AOF: true})
+	sc := vendorsim.DefaultConfig()
+	sc.Dhgjcloud.Rate = 1 << 30
+	e := newEnv(t, aof, sc, map[string]itest.Endpoint{"gjy": {Rate: 1000, Concurrency: 4}}, "forms", "tables", "sms")
+	w := startIdleWorker(t, e, worker.Options{IdleGrace: 600 * time.Millisecond, SweepMin: time.Hour})
+	ctx := context.Background()
+	record := func(key string) {
+		t.Helper()
+		// Right after the restart go-redis may still hand out a dead
+		// connection: retry within a bound.
+		itest.Eventually(t, 10*time.Second, func() (bool, string) {
+			_, err := e.prod.Record(ctx, tasks.RecordCreate{Endpoint: "gjy", Table: "/api/records", Data: json.RawMessage(`{"a":1}`), Key: key})
+			return err == nil, fmt.Sprint(err)
+		})
+	}
+	aof.Crash()
+	if err := aof.Relaunch(); err != nil {
+		t.Fatal(err)
+	}
+	record("after-restart-1")
+	itest.Eventually(t, 20*time.Second, func() (bool, string) { return e.accepted() == 1, fmt.Sprintf("accepted %d", e.accepted()) })
+	waitServer(t, w, "gjy", false, 10*time.Second)
+	// The sweep runs once an hour: this one is the wake reader's.
+	record("after-restart-2")
+	itest.Eventually(t, 20*time.Second, func() (bool, string) { return e.accepted() == 2, fmt.Sprintf("accepted %d", e.accepted()) })
 }
