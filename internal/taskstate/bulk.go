@@ -48,11 +48,18 @@ func Briefs(ctx context.Context, rdb redis.UniversalClient, endpoint string, ids
 		}
 	}
 	dead := pipe.HMGet(ctx, keys.DLQEntries(endpoint), ids...)
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("read task states: %w", err)
-	}
+	_, _ = pipe.Exec(ctx) // each command's own error is read below
 	dl := dead.Val()
+	switch {
+	case dead.Err() != nil:
+		return nil, fmt.Errorf("read task states: dead letters: %w", dead.Err())
+	case len(dl) != len(ids):
+		return nil, fmt.Errorf("read task states: %d dead-letter answers for %d tasks", len(dl), len(ids))
+	}
 	for i := range ids {
+		if err := res[i].Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("read task states: %w", err)
+		}
 		out[i] = brief(res[i], dl[i], lanes[i])
 	}
 	return out, nil

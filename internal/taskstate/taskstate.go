@@ -81,15 +81,21 @@ func Lookup(ctx context.Context, src Source, endpoints []string, id string) (Inf
 		res[i] = pipe.Get(ctx, keys.Result(ep, id))
 		dead[i] = pipe.HMGet(ctx, keys.DLQEntries(ep), id)
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return Info{}, fmt.Errorf("read task %s: %w", id, err)
-	}
+	_, _ = pipe.Exec(ctx) // each command's own error is read below
 	for i, ep := range endpoints {
-		if b, err := res[i].Bytes(); err == nil {
+		b, err := res[i].Bytes()
+		switch {
+		case err == nil:
 			return fromResult(ep, id, b), nil
+		case !errors.Is(err, redis.Nil):
+			return Info{}, fmt.Errorf("read task %s: %w", id, err)
+		case dead[i].Err() != nil:
+			return Info{}, fmt.Errorf("read task %s: %w", id, dead[i].Err())
 		}
-		if s, ok := dead[i].Val()[0].(string); ok {
-			return fromDeadLetter(ep, id, s), nil
+		if v := dead[i].Val(); len(v) == 1 {
+			if s, ok := v[0].(string); ok {
+				return fromDeadLetter(ep, id, s), nil
+			}
 		}
 	}
 	for _, ep := range endpoints {
