@@ -27,7 +27,7 @@ func TestQueueNamesPerLane(t *testing.T) {
 		}
 	}
 	w := tasks.QueueWeights("sms")
-	if !(w["sms:high"] > w["sms"] && w["sms"] > w["sms:low"]) || len(w) != 3 {
+	if w["sms:high"] <= w["sms"] || w["sms"] <= w["sms:low"] || len(w) != 3 {
 		t.Errorf("weights %v: want high > default > low", w)
 	}
 }
