@@ -19,6 +19,7 @@ type Metrics struct {
 	DeadLettered  *prometheus.CounterVec   // tasks this process dead-lettered
 	Throttled     *prometheus.CounterVec   // throttled answers (also in Calls), kept apart for alerting
 	SMSSentToday  *prometheus.GaugeVec     // an SMS endpoint's messages counted today (CST), with phone_limits or daily_budget
+	ServerRunning *prometheus.GaugeVec     // 1 while this process runs the endpoint's asynq server (docs/idle.md)
 }
 
 // Names of the series, for dashboards and tests.
@@ -31,6 +32,7 @@ const (
 	NameDeadLettered  = "vendorq_dead_lettered_total"
 	NameThrottled     = "vendorq_throttled_total"
 	NameSMSSentToday  = "vendorq_sms_sent_today"
+	NameServerRunning = "vendorq_endpoint_server_running"
 )
 
 // New creates the series and registers them on reg (nil = not registered).
@@ -63,9 +65,13 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: NameSMSSentToday,
 			Help: "Messages an SMS endpoint with phone_limits or daily_budget counted today (China Standard Time, all workers), as this process last saw; 0 from 00:00.",
 		}, []string{"endpoint"}),
+		ServerRunning: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: NameServerRunning,
+			Help: "1 while this process runs the endpoint's asynq server; 0 while the endpoint is idle here (no work: no server, no polling).",
+		}, []string{"endpoint"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Calls, m.CallDuration, m.TokenWait, m.EffectiveRate, m.Paused, m.DeadLettered, m.Throttled, m.SMSSentToday)
+		reg.MustRegister(m.Calls, m.CallDuration, m.TokenWait, m.EffectiveRate, m.Paused, m.DeadLettered, m.Throttled, m.SMSSentToday, m.ServerRunning)
 	}
 	return m
 }

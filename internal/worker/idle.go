@@ -136,6 +136,7 @@ func (wa *watcher) shutdownAll() {
 		go func(s *asynq.Server) { defer wg.Done(); s.Shutdown() }(r.srv)
 		r.srv = nil
 		r.up.Store(false)
+		wa.w.Metrics.ServerRunning.WithLabelValues(r.name).Set(0)
 	}
 	wg.Wait()
 }
@@ -147,6 +148,7 @@ func (wa *watcher) startServer(r *epRun) error {
 	}
 	r.srv = srv
 	r.up.Store(true)
+	wa.w.Metrics.ServerRunning.WithLabelValues(r.name).Set(1)
 	ep := wa.w.cfg.Endpoints[r.name]
 	wa.w.log.Debug().Str("endpoint", r.name).Str("vendor", ep.Vendor).Float64("rate", ep.Rate).Int("concurrency", ep.Concurrency).Msg("endpoint server started")
 	return nil
@@ -257,6 +259,7 @@ func (wa *watcher) apply(r *epRun, ev event) {
 		srv := r.srv
 		r.srv = nil
 		r.up.Store(false)
+		wa.w.Metrics.ServerRunning.WithLabelValues(r.name).Set(0)
 		wa.stops.Add(1)
 		go func() {
 			defer wa.stops.Done()

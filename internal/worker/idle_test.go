@@ -9,9 +9,12 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/vendorq/vendorq/internal/itest"
 	"github.com/vendorq/vendorq/internal/keys"
+	"github.com/vendorq/vendorq/internal/metrics"
 	"github.com/vendorq/vendorq/internal/producer"
 	"github.com/vendorq/vendorq/internal/redisconn"
 	"github.com/vendorq/vendorq/internal/redistest"
@@ -46,6 +49,15 @@ func waitServer(t *testing.T, w *worker.Worker, ep string, want bool, within tim
 		r := w.Running()
 		return slices.Contains(r, ep) == want, fmt.Sprintf("running %v, want %s running=%v", r, ep, want)
 	})
+}
+
+// gaugeValue reads one gauge.
+func gaugeValue(g prometheus.Gauge) float64 {
+	var m dto.Metric
+	if err := g.Write(&m); err != nil {
+		return -1
+	}
+	return m.GetGauge().GetValue()
 }
 
 func (e *env) accepted() int64 { return e.sim.Stats()[vendorsim.TargetDhgjcloud].Accepted }
@@ -84,8 +96,14 @@ func TestIdleServerStoppedAndRestartedByWake(t *testing.T) {
 		t.Fatal(err)
 	}
 	itest.Eventually(t, 10*time.Second, func() (bool, string) { return e.accepted() == 2, fmt.Sprintf("accepted %d", e.accepted()) })
+	if v := gaugeValue(w.Metrics.ServerRunning.WithLabelValues("gjy")); v != 1 {
+		t.Errorf("%s{endpoint=gjy} = %v while it runs, want 1", metrics.NameServerRunning, v)
+	}
 	e.drained(t, "gjy", 10*time.Second)
 	waitServer(t, w, "gjy", false, 10*time.Second)
+	if v := gaugeValue(w.Metrics.ServerRunning.WithLabelValues("gjy")); v != 0 {
+		t.Errorf("%s{endpoint=gjy} = %v once idle, want 0", metrics.NameServerRunning, v)
+	}
 }
 
 // A task enqueued with a plain asynq client (no wake) is found by the

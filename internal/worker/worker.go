@@ -129,6 +129,7 @@ func New(cfg *config.Config, conn redisconn.Conn, rdb redis.UniversalClient, o O
 		w.buckets[name] = bucket
 		w.Metrics.EffectiveRate.WithLabelValues(name).Set(ep.Rate)
 		w.Metrics.Paused.WithLabelValues(name).Set(0)
+		w.Metrics.ServerRunning.WithLabelValues(name).Set(0)
 		mux := asynq.NewServeMux()
 		mux.Handle(tasks.TypeRecordCreate, h)
 		mux.Handle(tasks.TypeSMSSend, h)
