@@ -98,18 +98,20 @@ func (r *run) finishWith(ctx context.Context, e ending) bool {
 		res = &rec
 	}
 	ref := r.batchRef()
+	var end *redis.Cmd
 	err := r.mustRecord(ctx, func(ctx context.Context, pipe redis.Pipeliner) {
 		pipe.Set(ctx, keys.Dedupe(r.h.ep, r.id), "1", ttl)
 		pipe.HDel(ctx, keys.Attempts(r.h.ep), r.id+":first", r.id+":calls", r.id+":err", r.id+":code")
 		if res != nil {
 			results.Write(ctx, pipe, r.h.ep, r.id, *res, r.h.d.ResultRetention)
 		}
-		batch.End(ctx, pipe, ref, e.dead, now, r.h.d.ResultRetention)
+		end = batch.End(ctx, pipe, ref, e.dead, now, r.h.d.ResultRetention)
 	})
 	if err != nil {
 		r.log.Warn().Err(err).Msg("task done but its done marker could not be written: a re-run after a lost acknowledgement, or the same key enqueued again, would call the vendor again")
 		return false
 	}
+	r.batchComplete(ref, end)
 	return true
 }
 

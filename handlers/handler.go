@@ -39,6 +39,10 @@ type Deps struct {
 	// ResultRetention is how long a done task's result, and its import
 	// batch's counts, are kept (0 = 7 days; results.go).
 	ResultRetention time.Duration
+	// NotifyBatch sends an import batch's completion webhook; the handler
+	// whose task ended the batch's last one calls it in a goroutine of its
+	// own. nil = no webhook (results.go).
+	NotifyBatch func(BatchCompletion)
 	// Now is the clock of the spend windows (spend.go) and of the send
 	// window (window.go); nil = time.Now, so that tests can turn the day.
 	Now func() time.Time

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vendorq/vendorq/internal/batch"
 	"github.com/vendorq/vendorq/internal/results"
 	"github.com/vendorq/vendorq/tasks"
 	"github.com/vendorq/vendorq/vendorclient"
@@ -63,4 +66,26 @@ func (r *run) batchRef() tasks.BatchRef {
 		return tasks.BatchRef{}
 	}
 	return b
+}
+
+// BatchCompletion is an import batch whose every task ended, for the
+// completion webhook (Deps.NotifyBatch; internal/batch notify.go).
+type BatchCompletion struct {
+	BatchID, Endpoint, URL           string
+	Enqueued, Duplicates, Done, Dead int64
+}
+
+// batchComplete hands the batch's completion to Deps.NotifyBatch when this
+// task's end was the batch's last (the end script says so, once per batch):
+// in a goroutine, so that the webhook never holds the handler.
+func (r *run) batchComplete(ref tasks.BatchRef, end *redis.Cmd) {
+	c, ok := batch.Completed(ref.Batch, end)
+	if !ok {
+		return
+	}
+	if r.h.d.NotifyBatch == nil {
+		r.log.Warn().Str("batch", c.BatchID).Msg("batch complete, but this worker sends no webhook: set results.notify_secret")
+		return
+	}
+	go r.h.d.NotifyBatch(BatchCompletion{BatchID: c.BatchID, Endpoint: c.Endpoint, URL: c.URL, Enqueued: c.Enqueued, Duplicates: c.Duplicates, Done: c.Done, Dead: c.Dead})
 }

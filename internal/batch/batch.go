@@ -47,6 +47,7 @@ type Meta struct {
 	Type     string // record:create or sms:send
 	Source   string // the file name, "-" for stdin, "api" for an HTTP batch
 	Priority string // the lane of its tasks ("" = default)
+	Notify   string // URL to POST the counts to once every task ended (notify.go); "" = none
 }
 
 // The meta hash's fields.
@@ -63,6 +64,7 @@ const (
 	fDead       = "dead"
 	fFirstEnd   = "first_end_ms"
 	fLastEnd    = "last_end_ms"
+	fNotify     = "notify"
 )
 
 // NewID returns a fresh batch id: 10 characters of [0-9a-z] (50 random
@@ -100,7 +102,7 @@ func Start(ctx context.Context, rdb redis.UniversalClient, m Meta, ttl time.Dura
 	k := keys.BatchMeta(t.id)
 	pipe := rdb.TxPipeline()
 	pipe.HSet(ctx, k, fEndpoint, m.Endpoint, fType, m.Type, fSource, m.Source, fPriority, m.Priority,
-		fCreated, time.Now().UnixMilli(), fEnqueued, 0, fDuplicates, 0, fDone, 0, fDead, 0)
+		fCreated, time.Now().UnixMilli(), fEnqueued, 0, fDuplicates, 0, fDone, 0, fDead, 0, fNotify, m.Notify)
 	pipe.PExpire(ctx, k, ttl)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("%w: create batch: %w", producer.ErrRedis, err)
@@ -172,7 +174,8 @@ func (t *Tracker) Record(ctx context.Context, lines []int64, items []producer.It
 // KEYS[1] meta, KEYS[2] done bitmap, KEYS[3] dead bitmap, KEYS[4] the
 // line's rows chunk. ARGV[1] "done" or "dead", ARGV[2] line, ARGV[3] now
 // (Unix ms), ARGV[4] ttl (ms). Returns 1 when it counted, 0 when not (already
-// counted, or the batch expired: it is not brought back).
+// counted, or the batch expired: it is not brought back), and the batch's
+// completion (completeLua, notify.go) when this count ended its last task.
 const endScript = `
 if redis.call("EXISTS", KEYS[1]) == 0 then return 0 end
 local line = tonumber(ARGV[2])
@@ -187,15 +190,16 @@ redis.call("HINCRBY", KEYS[1], ARGV[1], 1)
 redis.call("HSETNX", KEYS[1], "first_end_ms", ARGV[3])
 redis.call("HSET", KEYS[1], "last_end_ms", ARGV[3])
 for i = 1, 4 do redis.call("PEXPIRE", KEYS[i], ARGV[4]) end
+` + completeLua + `
 return 1
 `
 
 // End adds to pipe the count of a task of ref's batch that ended (dead or
 // done). It is EVAL with the script's text, not EVALSHA: in a pipeline a
 // NOSCRIPT answer (a restarted Redis) would fail the whole write.
-func End(ctx context.Context, pipe redis.Pipeliner, ref tasks.BatchRef, dead bool, now time.Time, ttl time.Duration) {
+func End(ctx context.Context, pipe redis.Pipeliner, ref tasks.BatchRef, dead bool, now time.Time, ttl time.Duration) *redis.Cmd {
 	if !ref.InBatch() {
-		return
+		return nil
 	}
 	if ttl <= 0 {
 		ttl = DefaultRetention
@@ -205,5 +209,5 @@ func End(ctx context.Context, pipe redis.Pipeliner, ref tasks.BatchRef, dead boo
 		state = fDead
 	}
 	ks := []string{keys.BatchMeta(ref.Batch), keys.BatchDone(ref.Batch), keys.BatchDead(ref.Batch), keys.BatchRows(ref.Batch, ref.Line/keys.BatchChunk)}
-	pipe.Eval(ctx, endScript, ks, state, ref.Line, now.UnixMilli(), ttl.Milliseconds())
+	return pipe.Eval(ctx, endScript, ks, state, ref.Line, now.UnixMilli(), ttl.Milliseconds())
 }

@@ -40,6 +40,10 @@ type Results struct {
 	// Retention is how long a done task's result, and a batch after its
 	// last activity, are kept (default 7 days).
 	Retention time.Duration `yaml:"retention"`
+	// NotifySecret signs the completion webhook of `enqueue import
+	// --notify URL` (HMAC-SHA256, docs/batches.md): the importing process
+	// and the workers need the same one. Usually ${VENDORQ_NOTIFY_SECRET}.
+	NotifySecret string `yaml:"notify_secret"`
 }
 
 // DefaultResultRetention is Results.Retention when the file gives none.

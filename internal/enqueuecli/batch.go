@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,16 +21,46 @@ func init() { extraCommands = append(extraCommands, newBatchCmd) }
 
 // startBatch creates the import's batch (internal/batch), kept for the
 // config's results.retention after its last activity.
-func startBatch(ctx context.Context, s *session, o *importer.Options, path string) (importer.Tracker, error) {
+// With notify, the batch's counts are POSTed there once every task ended
+// (docs/batches.md); that needs results.notify_secret.
+func startBatch(ctx context.Context, s *session, o *importer.Options, path, notify string) (*batch.Tracker, error) {
+	if notify != "" {
+		if err := batch.CheckURL(notify); err != nil {
+			return nil, fail(cliexit.Usage, "--notify: %v", err)
+		}
+		if s.cfg.Results.NotifySecret == "" {
+			return nil, fail(cliexit.Usage, "--notify needs results.notify_secret in the config (the workers sign the webhook with it too)")
+		}
+	}
 	typ := tasks.TypeRecordCreate
 	if o.Type == importer.TypeSMS {
 		typ = tasks.TypeSMSSend
 	}
-	t, err := batch.Start(ctx, s.rdb, batch.Meta{Endpoint: o.Endpoint, Type: typ, Source: path, Priority: string(o.Priority)}, s.cfg.Results.Retention)
+	t, err := batch.Start(ctx, s.rdb, batch.Meta{Endpoint: o.Endpoint, Type: typ, Source: path, Priority: string(o.Priority), Notify: notify}, s.cfg.Results.Retention)
 	if err != nil {
 		return nil, fail(cliexit.Redis, "%v", err)
 	}
 	return t, nil
+}
+
+// sealBatch tells the batch that no more rows come, after an import that
+// read its whole input (an interrupted one can be re-run: its batch then
+// never completes, and sends no webhook). When every task had already
+// ended, the webhook is the import's to send.
+func sealBatch(ctx context.Context, stderr io.Writer, s *session, t *batch.Tracker, runErr error) {
+	if runErr != nil {
+		return
+	}
+	c, complete, err := t.Seal(ctx)
+	switch {
+	case err != nil:
+		fmt.Fprintf(stderr, "batch %s: %v (its counts stand; no completion webhook)\n", t.ID(), err)
+	case complete:
+		n := batch.Notifier{Secret: []byte(s.cfg.Results.NotifySecret), Attempts: 3}
+		if err := n.Send(ctx, c); err != nil {
+			fmt.Fprintf(stderr, "batch %s complete; its webhook failed: %v\n", t.ID(), err)
+		}
+	}
 }
 
 func newBatchCmd(g *globals) *cobra.Command {

@@ -20,6 +20,7 @@ func init() { extraCommands = append(extraCommands, newImportCmd) }
 
 type importFlags struct {
 	endpoint, table, typ, keyColumn, format, rejects string
+	notify                                           string // --notify URL (batch.go)
 	concurrency                                      int
 	lane                                             laneFlags // --priority (default low), --at, --in (lanes.go)
 }
@@ -85,6 +86,7 @@ was enqueued and stderr says from which line a re-run has work left.`,
 	fl.StringVar(&f.rejects, "rejects", "", "where rejected rows go (default FILE.rejects.jsonl, or stdin.rejects.jsonl)")
 	fl.IntVar(&f.concurrency, "concurrency", importer.DefaultConcurrency, "concurrent enqueue workers")
 	f.lane.add(fl, tasks.PriorityLow, " (an import: low by default)")
+	fl.StringVar(&f.notify, "notify", "", "POST the batch's counts to this URL once every task ended (signed with results.notify_secret; docs/batches.md)")
 	_ = cmd.MarkFlagRequired("endpoint")
 	return cmd
 }
@@ -127,7 +129,8 @@ func (g *globals) runImport(cmd *cobra.Command, f *importFlags, path string) err
 	if err := opts.Resolve(s.cfg); err != nil {
 		return cliexit.Wrap(cliexit.Usage, err)
 	}
-	if opts.Track, err = startBatch(ctx, s, &opts, path); err != nil {
+	tracker, err := startBatch(ctx, s, &opts, path, f.notify)
+	if err != nil {
 		return err
 	}
 	rf := &importer.RejectFile{Path: rejects}
@@ -135,7 +138,9 @@ func (g *globals) runImport(cmd *cobra.Command, f *importFlags, path string) err
 	if g.env.IsTerminal(g.env.Stderr) {
 		opts.Progress = importer.NewBar(g.env.Stderr, size).Update
 	}
+	opts.Track = tracker
 	sum, err := importer.Run(ctx, in, s.producer, opts)
+	sealBatch(ctx, cmd.ErrOrStderr(), s, tracker, err)
 	cerr := rf.Close()
 	fmt.Fprintln(cmd.OutOrStdout(), sum)
 	noteHold(cmd.ErrOrStderr(), l, now)

@@ -9,7 +9,10 @@ import (
 	"errors"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/vendorq/vendorq/handlers"
+	"github.com/vendorq/vendorq/internal/batch"
 	"github.com/vendorq/vendorq/internal/dlq"
 	"github.com/vendorq/vendorq/internal/ratelimit"
 	"github.com/vendorq/vendorq/tasks"
@@ -40,4 +43,19 @@ type store struct{ s *dlq.Store }
 // one that the other lacks stops the build here.
 func (s store) Add(ctx context.Context, e handlers.DeadLetter) error {
 	return s.s.Add(ctx, dlq.Entry(e))
+}
+
+// NotifyBatch sends an import batch's completion webhook signed with
+// secret (internal/batch Notifier); nil when no secret is configured, so
+// that the handler says why no webhook goes out. Each send is bounded by
+// the notifier's attempts, detached from any task.
+func NotifyBatch(secret string, log zerolog.Logger) func(handlers.BatchCompletion) {
+	if secret == "" {
+		return nil
+	}
+	n := batch.Notifier{Secret: []byte(secret), Log: log}
+	return func(c handlers.BatchCompletion) {
+		_ = n.Send(context.Background(), batch.Completion{BatchID: c.BatchID, Endpoint: c.Endpoint, URL: c.URL,
+			Enqueued: c.Enqueued, Duplicates: c.Duplicates, Done: c.Done, Dead: c.Dead}) // Send logs each failure
+	}
 }

@@ -118,6 +118,7 @@ func New(cfg *config.Config, conn redisconn.Conn, rdb redis.UniversalClient, o O
 			Limiter: handlerdeps.Limiter(bucket), DeadLetters: handlerdeps.DeadLetters(w.DLQ), Redis: rdb, Metrics: w.Metrics,
 			Log:          o.Log, // the handler adds the endpoint to every line
 			DedupeWindow: cfg.Dedupe.Window, ResultRetention: cfg.Results.Retention,
+			NotifyBatch: handlerdeps.NotifyBatch(cfg.Results.NotifySecret, o.Log),
 		}
 		if err := attachClient(&d, ep, rdb, o.HTTPClient); err != nil {
 			return nil, err
