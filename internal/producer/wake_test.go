@@ -44,6 +44,8 @@ func TestNeedWake(t *testing.T) {
 func TestWakesWritten(t *testing.T) {
 	s := redistest.MustStart(t, redistest.Options{})
 	p, rdb, _ := setup(t, s)
+	frozen := time.Now()
+	p.wake.now = func() time.Time { return frozen } // the burst within WakeDebounce, however slow the machine
 	ctx := context.Background()
 	for i := 0; i < 50; i++ {
 		if _, err := p.Record(ctx, record(i, "")); err != nil {
@@ -85,6 +87,8 @@ func formatMS(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) 
 func TestBatchWakesOncePerEndpoint(t *testing.T) {
 	s := redistest.MustStart(t, redistest.Options{})
 	p, rdb, _ := setup(t, s)
+	frozen := time.Now()
+	p.wake.now = func() time.Time { return frozen } // one chunk within WakeDebounce, however slow the machine
 	ctx := context.Background()
 	var items []Item
 	for i := 0; i < 500; i++ {
