@@ -87,8 +87,32 @@ var (
 	sendtimeRe = regexp.MustCompile(`^$|^[0-9]{12}$`)
 )
 
-// ValidEndpoint reports whether name is a usable endpoint (and queue) name.
-func ValidEndpoint(name string) bool { return endpointRe.MatchString(name) }
+// ValidEndpoint reports whether name is a usable endpoint (and queue) name:
+// it matches endpointRe. A loop over a byte table, not the regexp: it runs
+// for every enqueued task (validation, lane queue names, wakes) and the
+// regexp was a tenth of an import's CPU.
+func ValidEndpoint(name string) bool {
+	if len(name) < 1 || len(name) > 64 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if !endpointByte[name[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// endpointByte and keyByte are the bytes endpointRe and plainKey allow.
+var endpointByte, keyByte = byteSets("_-"), byteSets("._:@/-")
+
+func byteSets(punct string) (set [256]bool) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		set[c] = 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || strings.IndexByte(punct, b) >= 0
+	}
+	return set
+}
 
 // Validate checks the payload without knowing the endpoint's vendor.
 func (p *RecordCreate) Validate() error {
@@ -204,10 +228,7 @@ func plainKey(k string) bool {
 		return false
 	}
 	for i := 0; i < len(k); i++ {
-		c := k[i]
-		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
-		digit := '0' <= c && c <= '9'
-		if !letter && !digit && strings.IndexByte("._:@/-", c) < 0 {
+		if !keyByte[k[i]] {
 			return false
 		}
 	}
