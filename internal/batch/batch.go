@@ -130,13 +130,21 @@ func (t *Tracker) Record(ctx context.Context, lines []int64, items []producer.It
 	pipe := t.rdb.Pipeline()
 	var enq, dup, maxLine int64
 	lastChunk := int64(-1)
+	var fields []any // the pending HSET's field, value pairs: one HSET per chunk and call
+	flush := func() {
+		if len(fields) > 0 {
+			k := keys.BatchRows(t.id, lastChunk)
+			pipe.HSet(ctx, k, fields...)
+			pipe.PExpire(ctx, k, t.ttl)
+			fields = nil
+		}
+	}
 	for i := range items {
 		if i >= len(done) || !done[i] {
 			continue
 		}
 		line := lines[i]
 		chunk := line / keys.BatchChunk
-		k := keys.BatchRows(t.id, chunk)
 		v := packID(res[i].TaskID)
 		if t.mixed {
 			v = items[i].Endpoint + "/" + v // endpoint names hold no "/" (tasks.ValidEndpoint)
@@ -147,13 +155,14 @@ func (t *Tracker) Record(ctx context.Context, lines []int64, items []producer.It
 		} else {
 			enq++
 		}
-		pipe.HSet(ctx, k, strconv.FormatInt(line%keys.BatchChunk, 10), v)
-		if chunk != lastChunk { // lines come in order: one PEXPIRE per chunk and call
-			pipe.PExpire(ctx, k, t.ttl)
+		if chunk != lastChunk { // lines come in order: a chunk's rows of one call are adjacent
+			flush()
 			lastChunk = chunk
 		}
+		fields = append(fields, strconv.FormatInt(line%keys.BatchChunk, 10), v)
 		maxLine = max(maxLine, line)
 	}
+	flush()
 	if enq+dup == 0 {
 		return nil
 	}
