@@ -92,11 +92,16 @@ var (
 // for every enqueued task (validation, lane queue names, wakes) and the
 // regexp was a tenth of an import's CPU.
 func ValidEndpoint(name string) bool {
-	if len(name) < 1 || len(name) > 64 {
+	return allIn(name, &endpointByte, 64)
+}
+
+// allIn reports whether s has 1..maxLen bytes, every one in set.
+func allIn(s string, set *[256]bool, maxLen int) bool {
+	if len(s) < 1 || len(s) > maxLen {
 		return false
 	}
-	for i := 0; i < len(name); i++ {
-		if !endpointByte[name[i]] {
+	for i := 0; i < len(s); i++ {
+		if !set[s[i]] {
 			return false
 		}
 	}
@@ -224,15 +229,7 @@ func TaskID(key string) string {
 // loop, not a regexp: TaskID runs several times per enqueued task and the
 // regexp was a tenth of a batch import's CPU.
 func plainKey(k string) bool {
-	if len(k) < 1 || len(k) > 100 {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		if !keyByte[k[i]] {
-			return false
-		}
-	}
-	return true
+	return allIn(k, &keyByte, 100)
 }
 
 // Options returns the asynq options every default-lane vendorq task

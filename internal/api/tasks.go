@@ -67,14 +67,7 @@ func (s *Server) prepareTask(kind string, raw []byte, prefix string, ref tasks.B
 	switch kind {
 	case kindRecord:
 		var b recordBody
-		if fe := decodeStrict(raw, &b, prefix); fe != nil {
-			return producer.Item{}, fe
-		}
-		if fe := noBatchRef(b.BatchRef, prefix); fe != nil {
-			return producer.Item{}, fe
-		}
-		b.BatchRef = ref
-		opts, err := holdOptions(b.NotBefore, prefix)
+		opts, err := decodeTaskBody(raw, &b, &b.BatchRef, &b.NotBefore, prefix, ref)
 		if err != nil {
 			return producer.Item{}, err
 		}
@@ -82,14 +75,7 @@ func (s *Server) prepareTask(kind string, raw []byte, prefix string, ref tasks.B
 		return producer.Item{Task: t, Endpoint: b.Endpoint, Key: b.Key}, err
 	case kindSMS:
 		var b smsBody
-		if fe := decodeStrict(raw, &b, prefix); fe != nil {
-			return producer.Item{}, fe
-		}
-		if fe := noBatchRef(b.BatchRef, prefix); fe != nil {
-			return producer.Item{}, fe
-		}
-		b.BatchRef = ref
-		opts, err := holdOptions(b.NotBefore, prefix)
+		opts, err := decodeTaskBody(raw, &b, &b.BatchRef, &b.NotBefore, prefix, ref)
 		if err != nil {
 			return producer.Item{}, err
 		}
@@ -97,6 +83,21 @@ func (s *Server) prepareTask(kind string, raw []byte, prefix string, ref tasks.B
 		return producer.Item{Task: t, Endpoint: b.Endpoint, Key: b.Key}, err
 	}
 	return producer.Item{}, fmt.Errorf("api: no task kind %q", kind) // a bug: callers check
+}
+
+// decodeTaskBody is what both kinds of body go through: strict decoding
+// into body, refusing a batch reference the client set (only the server
+// ties a task to a batch: it stamps ref over *br), and the hold options of
+// *notBefore.
+func decodeTaskBody(raw []byte, body any, br *tasks.BatchRef, notBefore *string, prefix string, ref tasks.BatchRef) ([]asynq.Option, error) {
+	if fe := decodeStrict(raw, body, prefix); fe != nil {
+		return nil, fe
+	}
+	if fe := noBatchRef(*br, prefix); fe != nil {
+		return nil, fe
+	}
+	*br = ref
+	return holdOptions(*notBefore, prefix)
 }
 
 // recordBody and smsBody are a task's JSON in a request: the payload of

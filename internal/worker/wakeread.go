@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/vendorq/vendorq/internal/clock"
 	"github.com/vendorq/vendorq/internal/keys"
 )
 
@@ -43,16 +44,7 @@ func readWakes(ctx context.Context, c redis.UniversalClient, out chan<- wake, lo
 			return false
 		}
 	}
-	pause := func() bool {
-		t := time.NewTimer(wakeBackoff)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
+	pause := func() bool { return clock.Sleep(ctx, wakeBackoff) == nil }
 	last := ""
 	for ctx.Err() == nil {
 		if last == "" {
