@@ -139,7 +139,9 @@ func (g *globals) runImport(cmd *cobra.Command, f *importFlags, path string) err
 		opts.Progress = importer.NewBar(g.env.Stderr, size).Update
 	}
 	opts.Track = tracker
-	sum, err := importer.Run(ctx, in, s.producer, opts)
+	bulk, release := s.producer.Bulk() // deep pipelines for the rows (internal/producer/bulk.go)
+	sum, err := importer.Run(ctx, in, bulk, opts)
+	release()
 	sealBatch(ctx, cmd.ErrOrStderr(), s, tracker, err)
 	cerr := rf.Close()
 	fmt.Fprintln(cmd.OutOrStdout(), sum)

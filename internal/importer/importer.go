@@ -6,9 +6,9 @@
 // tasks.NewSMSSendTask) and writes every row they refuse to the rejects sink,
 // in line order. Valid rows go in batches over a bounded channel to a pool
 // of workers that enqueue them with producer.EnqueueBatch (one pipelined
-// dedupe check per batch, then one asynq enqueue per task on the shared,
-// goroutine-safe client). Memory is bounded by the batch size times the pool
-// size, never by the file.
+// dedupe check per batch, then one asynq enqueue per task; the CLI passes a
+// bulk producer, whose enqueues share pipelines: producer/bulk.go). Memory
+// is bounded by the batch size times the pool size, never by the file.
 //
 // Every row gets a key: the --key-column value, or a hash of what the row
 // would send (see DefaultKey), so re-running an import — after success, a

@@ -49,7 +49,8 @@ func BenchmarkImportTracking(b *testing.B) {
 		b.Fatal(err)
 	}
 	client := asynq.NewClientFromRedisClient(rdb)
-	prod := producer.New(cfg, client, rdb)
+	prod, release := producer.New(cfg, client, rdb).Bulk() // as `enqueue import` does
+	defer release()
 	ctx := context.Background()
 
 	run := func(track bool) (rate float64, bytes int64, id string) {

@@ -33,6 +33,7 @@ type Producer struct {
 	client *asynq.Client
 	rdb    redis.UniversalClient
 	wake   *Waker // wakes the endpoint's idle workers (wake.go)
+	fanOut int    // EnqueueBatch's enqueues in flight at once; 0 or 1 = one by one (bulk.go)
 }
 
 // New returns a producer; client and rdb must point at the same Redis.
@@ -136,17 +137,19 @@ type Item struct {
 }
 
 // EnqueueBatch enqueues items, checking every dedupe marker in one pipelined
-// round trip first. results[i] matches items[i]; err is a Redis failure, in
-// which case results holds what was enqueued before it (done[i] reports which).
+// round trip first; a bulk producer (bulk.go) then enqueues several at once.
+// results[i] matches items[i]; err is a Redis failure, in which case results
+// holds what was enqueued before it (done[i] reports which).
 func (p *Producer) EnqueueBatch(ctx context.Context, items []Item) (results []Result, done []bool, err error) {
 	results = make([]Result, len(items))
 	done = make([]bool, len(items))
 	pipe := p.rdb.Pipeline()
 	cmds := make([]dupeCheck, len(items))
+	ids := make([]string, len(items))
 	split := splitKeys(p.rdb)
 	for i, it := range items {
-		if id := tasks.TaskID(it.Key); id != "" {
-			cmds[i] = queueDupeChecks(ctx, pipe, it.Endpoint, id, split)
+		if ids[i] = tasks.TaskID(it.Key); ids[i] != "" {
+			cmds[i] = queueDupeChecks(ctx, pipe, it.Endpoint, ids[i], split)
 		}
 	}
 	if pipe.Len() > 0 {
@@ -154,17 +157,13 @@ func (p *Producer) EnqueueBatch(ctx context.Context, items []Item) (results []Re
 			return results, done, fmt.Errorf("%w: dedupe check: %w", ErrRedis, err)
 		}
 	}
-	for i, it := range items {
-		id := tasks.TaskID(it.Key)
+	todo := make([]int, 0, len(items))
+	for i := range items {
 		if cmds[i].found() {
-			results[i], done[i] = Result{TaskID: id, Duplicate: true}, true
+			results[i], done[i] = Result{TaskID: ids[i], Duplicate: true}, true
 			continue
 		}
-		r, err := p.enqueueChecked(ctx, it.Task, id)
-		if err != nil {
-			return results, done, err
-		}
-		results[i], done[i] = r, true
+		todo = append(todo, i)
 	}
-	return results, done, nil
+	return results, done, p.enqueueAll(ctx, items, todo, ids, results, done)
 }
