@@ -32,8 +32,14 @@ const (
 // for pauses set by other workers too, and is the only one to say when
 // calls flow again. Both ends are logged at warn, so that a log kept at
 // --log-level warn shows the pair.
+//
+// It also sets vendorq_endpoint_paused from what it sees: the handler sets
+// it only when a task meets the pause, so without the watcher a worker
+// that started while the fleet was paused (a restart mid-pause, an idle
+// endpoint whose tasks wait in retry) would say 0 for the whole pause.
 type pauseWatch struct {
 	log     zerolog.Logger
+	gauge   func(name string, paused bool) // metrics.Metrics.SetPaused
 	buckets map[string]*ratelimit.Bucket
 	order   []string
 	every   time.Duration
@@ -56,7 +62,7 @@ type epPause struct {
 func (w *Worker) startPauseWatch() (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &pauseWatch{
-		log: w.log, buckets: w.buckets, order: w.order, every: pauseWatchEvery,
+		log: w.log, gauge: w.Metrics.SetPaused, buckets: w.buckets, order: w.order, every: pauseWatchEvery,
 		idle:    sweepEvery(len(w.order), 1, pauseIdleBudget, pauseWatchEvery),
 		serving: w.idle.isUp, cancel: cancel, done: make(chan struct{}),
 	}
@@ -112,6 +118,9 @@ func (p *pauseWatch) check(ctx context.Context, name string, st *epPause) (time.
 		return 0, false
 	}
 	now := time.Now()
+	if left > 0 {
+		p.gauge(name, true) // again at every look: the handler's own timer may have set 0 before an extension
+	}
 	switch {
 	case left > 0 && !st.paused:
 		st.paused, st.since, st.until = true, now, now.Add(left)
@@ -124,6 +133,7 @@ func (p *pauseWatch) check(ctx context.Context, name string, st *epPause) (time.
 	case left <= 0 && st.paused:
 		p.log.Warn().Str("endpoint", name).Int64("paused_ms", now.Sub(st.since).Milliseconds()).
 			Msg("endpoint resumed: calls flow again")
+		p.gauge(name, false)
 		*st = epPause{}
 	}
 	if left > 0 {

@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/vendorq/vendorq/internal/itest"
+	"github.com/vendorq/vendorq/internal/ratelimit"
 	"github.com/vendorq/vendorq/internal/redisconn"
 	"github.com/vendorq/vendorq/internal/vendorsim"
 	"github.com/vendorq/vendorq/internal/worker"
@@ -77,6 +80,46 @@ func TestPauseWatcherLogsStartExtensionAndEnd(t *testing.T) {
 		if strings.Contains(l, "pause") && !strings.Contains(l, `"level":"warn"`) {
 			t.Errorf("pause line not at warn: %s", l)
 		}
+	}
+}
+
+// A worker that starts while the fleet is paused (a restart mid-pause,
+// no task running to meet the pause) says so on vendorq_endpoint_paused,
+// and says 0 again once the pause is over.
+//
+// Margins: the watcher looks at once on start, then when the pause is due
+// (+20 ms); the test allows 2 s for the first and 3 s past the end.
+func TestPausedGaugeOfAWorkerStartedMidPause(t *testing.T) {
+	e := newEnv(t, srv, vendorsim.DefaultConfig(), nil, "tables", "gjy", "sms")
+	conn, _ := redisconn.Parse(e.rurl)
+	rdb := conn.NewClient()
+	t.Cleanup(func() { _ = rdb.Close() })
+	ep := e.cfg.Endpoints["forms"]
+	const pause = 2 * time.Second
+	if err := ratelimit.New(rdb, "forms", ep.Rate, ep.Burst, ratelimit.Tuning{}).Pause(context.Background(), pause, "quota, before this worker"); err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now().Add(pause)
+	w, err := worker.New(e.cfg, conn, rdb, worker.Options{Log: zerolog.Nop(), ShutdownTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Shutdown)
+	paused := func() float64 { return gaugeValue(w.Metrics.Paused.WithLabelValues("forms")) }
+	itest.Eventually(t, 2*time.Second, func() (bool, string) {
+		return paused() == 1, fmt.Sprintf("vendorq_endpoint_paused{endpoint=forms} = %v during a pause set before the start, want 1", paused())
+	})
+	itest.Eventually(t, time.Until(end)+3*time.Second, func() (bool, string) {
+		return paused() == 0, fmt.Sprintf("vendorq_endpoint_paused{endpoint=forms} = %v after the pause, want 0", paused())
+	})
+	if time.Now().Before(end.Add(-50 * time.Millisecond)) {
+		t.Errorf("the gauge went to 0 %v before the pause ended", time.Until(end))
+	}
+	if v := gaugeValue(w.Metrics.Paused.WithLabelValues("sms")); v != 0 {
+		t.Errorf("sms, never paused, reads %v", v)
 	}
 }
 
