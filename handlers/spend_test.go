@@ -61,8 +61,20 @@ func sentTo(sim *vendorsim.Sim, phone string) int {
 // smsRig is a rig serving the SMS endpoint through the real simulator.
 type smsRig struct {
 	rig
-	sim   *vendorsim.Sim
-	trips *tripCounter
+	sim      *vendorsim.Sim
+	trips    *tripCounter
+	refusals *lineCounter // handler log lines saying the daily budget is spent
+}
+
+// lineCounter is a log writer counting the lines that contain substr.
+type lineCounter struct {
+	substr string
+	n      atomic.Int64
+}
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	c.n.Add(int64(strings.Count(string(p), c.substr)))
+	return len(p), nil
 }
 
 // startSMS serves endpoint "sms" (caihcom, the real simulator over
@@ -89,7 +101,8 @@ func startSMS(t testing.TB, limits handlers.PhoneLimits, budget int, clk *fakeCl
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &smsRig{rig: rig{rdb: rdb, dlq: dlq.New(rdb), bucket: ratelimit.New(rdb, "sms", 1000, 1, ratelimit.Tuning{}), metrics: metrics.New(nil)}, sim: sim, trips: trips}
+	r := &smsRig{rig: rig{rdb: rdb, dlq: dlq.New(rdb), bucket: ratelimit.New(rdb, "sms", 1000, 1, ratelimit.Tuning{}), metrics: metrics.New(nil)}, sim: sim, trips: trips,
+		refusals: &lineCounter{substr: "daily SMS budget spent"}}
 	var now func() time.Time
 	if clk != nil {
 		now = clk.now
@@ -100,7 +113,7 @@ func startSMS(t testing.TB, limits handlers.PhoneLimits, budget int, clk *fakeCl
 			Horizon: 30 * time.Second, PhoneLimits: limits, DailyBudget: budget,
 		},
 		SMS: cl.SMS, Limiter: handlerdeps.Limiter(r.bucket), DeadLetters: handlerdeps.DeadLetters(r.dlq),
-		Redis: rdb, Log: zerolog.Nop(), Metrics: r.metrics, Now: now,
+		Redis: rdb, Log: zerolog.New(r.refusals).Level(zerolog.DebugLevel), Metrics: r.metrics, Now: now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -204,7 +217,12 @@ func TestDailyBudgetPausesUntilTheDayTurns(t *testing.T) {
 	itest.Eventually(t, 20*time.Second, func() (bool, string) {
 		return r.total() == 5 && r.paused() > 0, fmt.Sprintf("sent %d, paused %v", r.total(), r.paused())
 	})
-	time.Sleep(1500 * time.Millisecond) // the 3 come back at least once and are refused again
+	// The 3 come back (the pause is the second left of the fake day) and
+	// are refused again: 3 refusals the first time, 3 more now.
+	itest.Eventually(t, 20*time.Second, func() (bool, string) {
+		n := r.refusals.n.Load()
+		return n >= 6, fmt.Sprintf("%d budget refusals, want 6", n)
+	})
 	if r.total() != 5 || r.dead(t) != 0 {
 		t.Fatalf("sent %d (want 5), dead %d (want 0)", r.total(), r.dead(t))
 	}
