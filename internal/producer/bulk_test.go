@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vendorq/vendorq/internal/keys"
 	"github.com/vendorq/vendorq/internal/redistest"
 	"github.com/vendorq/vendorq/tasks"
 )
@@ -162,7 +163,7 @@ func TestBulkReportsExactlyWhatWentIn(t *testing.T) {
 	}
 	in := 0
 	for i, it := range items {
-		found, err := rdb.Exists(ctx, asynqTaskKey("forms", tasks.TaskID(it.Key))).Result()
+		found, err := rdb.Exists(ctx, keys.AsynqTask("forms", tasks.TaskID(it.Key))).Result()
 		if err != nil {
 			t.Fatal(err)
 		}

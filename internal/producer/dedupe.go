@@ -41,7 +41,7 @@ func queueDupeChecks(ctx context.Context, pipe redis.Pipeliner, endpoint, id str
 	var k [1 + 3]string
 	k[0] = keys.Dedupe(endpoint, id)
 	for i, q := range tasks.Queues(endpoint) {
-		k[1+i] = asynqTaskKey(q, id)
+		k[1+i] = keys.AsynqTask(q, id)
 	}
 	var c dupeCheck
 	if !split {
@@ -62,12 +62,4 @@ func (c dupeCheck) found() bool {
 		}
 	}
 	return false
-}
-
-// asynqTaskKey is the hash asynq keeps for task id on queue while the
-// task is scheduled, pending, active, retrying or archived; its existence
-// is what makes asynq answer ErrTaskIDConflict (asynq v0.26,
-// internal/base.TaskKey).
-func asynqTaskKey(queue, id string) string {
-	return "asynq:{" + queue + "}:t:" + id
 }

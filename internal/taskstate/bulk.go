@@ -25,13 +25,10 @@ type Brief struct {
 // was deleted from the dashboard).
 const Unknown = "unknown"
 
-// asynqTaskKey is asynq v0.26's task hash (internal/base/base.go TaskKey):
-// its "state" field is all Briefs needs, and Inspector.GetTaskInfo would
-// cost a round trip per task and queue.
-func asynqTaskKey(queue, id string) string { return "asynq:{" + queue + "}:t:" + id }
-
 // Briefs reads the states of ids on endpoint in one pipelined round trip:
-// per task its result, its dead letter and asynq's state on each lane.
+// per task its result, its dead letter and asynq's state on each lane
+// (the "state" field of asynq's task hash, keys.AsynqTask: an
+// Inspector.GetTaskInfo would cost a round trip per task and lane).
 func Briefs(ctx context.Context, rdb redis.UniversalClient, endpoint string, ids []string) ([]Brief, error) {
 	out := make([]Brief, len(ids))
 	if len(ids) == 0 {
@@ -44,7 +41,7 @@ func Briefs(ctx context.Context, rdb redis.UniversalClient, endpoint string, ids
 	for i, id := range ids {
 		res[i] = pipe.Get(ctx, keys.Result(endpoint, id))
 		for _, q := range queues {
-			lanes[i] = append(lanes[i], pipe.HGet(ctx, asynqTaskKey(q, id), "state"))
+			lanes[i] = append(lanes[i], pipe.HGet(ctx, keys.AsynqTask(q, id), "state"))
 		}
 	}
 	dead := pipe.HMGet(ctx, keys.DLQEntries(endpoint), ids...)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vendorq/vendorq/internal/keys"
 	"github.com/vendorq/vendorq/tasks"
 )
 
@@ -64,8 +65,6 @@ type observation struct {
 	next time.Time
 }
 
-func queueKey(q, suffix string) string { return "asynq:{" + q + "}:" + suffix }
-
 // probe reads the lanes of names in two pipelined round trips and judges
 // each endpoint. An endpoint missing from the answer could not be read.
 func probe(ctx context.Context, rdb redis.UniversalClient, names []string, now time.Time) (map[string]observation, error) {
@@ -78,7 +77,7 @@ func probe(ctx context.Context, rdb redis.UniversalClient, names []string, now t
 	exists := make([][]*redis.IntCmd, len(names))
 	for i, name := range names {
 		for _, q := range tasks.Queues(name) {
-			exists[i] = append(exists[i], pipe.Exists(ctx, queueKey(q, "pending"), queueKey(q, "scheduled"), queueKey(q, "retry"), queueKey(q, "lease")))
+			exists[i] = append(exists[i], pipe.Exists(ctx, keys.AsynqQueue(q, "pending"), keys.AsynqQueue(q, "scheduled"), keys.AsynqQueue(q, "retry"), keys.AsynqQueue(q, "lease")))
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
@@ -98,11 +97,11 @@ func probe(ctx context.Context, rdb redis.UniversalClient, names []string, now t
 				continue
 			}
 			detail[i] = append(detail[i], &laneCmds{
-				pending:   pipe.LLen(ctx, queueKey(q, "pending")),
-				paused:    pipe.Exists(ctx, queueKey(q, "paused")),
-				scheduled: pipe.ZRangeWithScores(ctx, queueKey(q, "scheduled"), 0, 0),
-				retry:     pipe.ZRangeWithScores(ctx, queueKey(q, "retry"), 0, 0),
-				leaseCmd:  pipe.ZRangeWithScores(ctx, queueKey(q, "lease"), 0, 0),
+				pending:   pipe.LLen(ctx, keys.AsynqQueue(q, "pending")),
+				paused:    pipe.Exists(ctx, keys.AsynqQueue(q, "paused")),
+				scheduled: pipe.ZRangeWithScores(ctx, keys.AsynqQueue(q, "scheduled"), 0, 0),
+				retry:     pipe.ZRangeWithScores(ctx, keys.AsynqQueue(q, "retry"), 0, 0),
+				leaseCmd:  pipe.ZRangeWithScores(ctx, keys.AsynqQueue(q, "lease"), 0, 0),
 			})
 		}
 	}
