@@ -5,8 +5,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/vendorq/vendorq/tasks"
 )
@@ -25,10 +25,11 @@ const (
 	NameLaneInBucket = "vendorq_lane_in_bucket"
 )
 
-// BucketWaiting reads, per endpoint, how many handlers of each lane
-// (high, default, low) wait in its shared bucket.
+// BucketWaiting reads, for each of endpoints in order, how many handlers
+// of each lane (high, default, low) wait in its shared bucket, in one
+// round trip.
 type BucketWaiting interface {
-	LaneWaiting(ctx context.Context, endpoint string) ([3]int64, error)
+	LanesWaiting(ctx context.Context, endpoints []string) ([][3]int64, error)
 }
 
 // QueueStates are the asynq task states reported by vendorq_queue_size.
@@ -37,21 +38,15 @@ var QueueStates = []string{"pending", "active", "scheduled", "retry", "archived"
 // scrapeTimeout bounds the Redis reads of one scrape.
 const scrapeTimeout = 5 * time.Second
 
-// QueueInspector is the part of *asynq.Inspector the Collector reads.
-type QueueInspector interface {
-	Queues() ([]string, error)
-	GetQueueInfo(queue string) (*asynq.QueueInfo, error)
-}
-
 // Collector reports, at every scrape, the dead-letter size of every endpoint
-// (DeadLetterCounter.Count), its queue size by state (asynq's Inspector,
-// all its lanes together) and per lane the pending tasks and the age of the
-// oldest (asynq's Pending and Latency of the lane's queue). All
+// (DeadLetterCounter.Counts), its queue size by state (all its lanes
+// together) and per lane the pending tasks and the age of the oldest, read
+// from asynq's keys in two round trips (lanestats.go). All
 // live in Redis, so they are true for the whole fleet, not one process, and
 // are read when asked rather than counted by each worker.
 type Collector struct {
 	store     DeadLetterCounter
-	inspector QueueInspector
+	rdb       redis.UniversalClient // where asynq keeps the queues
 	endpoints []string
 
 	deadLetters *prometheus.Desc
@@ -65,9 +60,9 @@ type Collector struct {
 
 // NewCollector reports on endpoints (the configured ones; endpoints found
 // only in the dead-letter store are added at scrape time).
-func NewCollector(store DeadLetterCounter, inspector QueueInspector, endpoints []string) *Collector {
+func NewCollector(store DeadLetterCounter, rdb redis.UniversalClient, endpoints []string) *Collector {
 	return &Collector{
-		store: store, inspector: inspector, endpoints: append([]string(nil), endpoints...),
+		store: store, rdb: rdb, endpoints: append([]string(nil), endpoints...),
 		deadLetters: prometheus.NewDesc(NameDeadLetterSize, "Tasks in the dead-letter queue (durable, fleet-wide).", []string{"endpoint"}, nil),
 		queueSize:   prometheus.NewDesc(NameQueueSize, "Tasks in the endpoint's asynq queue by state (fleet-wide).", []string{"endpoint", "state"}, nil),
 		redisUp:     prometheus.NewDesc(NameRedisUp, "1 when the last scrape could read Redis, else 0.", nil, nil),
@@ -106,15 +101,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	} else {
 		up = 0
 	}
-	for _, ep := range eps {
-		n, err := c.store.Count(ctx, ep)
-		if err != nil {
-			up = 0
-			continue
+	if n, err := c.store.Counts(ctx, eps); err == nil {
+		for i, ep := range eps {
+			ch <- prometheus.MustNewConstMetric(c.deadLetters, prometheus.GaugeValue, float64(n[i]), ep)
 		}
-		ch <- prometheus.MustNewConstMetric(c.deadLetters, prometheus.GaugeValue, float64(n), ep)
+	} else {
+		up = 0
 	}
-	if !c.collectQueues(ch) {
+	if !c.collectQueues(ctx, ch) {
 		up = 0
 	}
 	if !c.collectBuckets(ctx, ch) {
@@ -127,39 +121,30 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 // lane queues summed) and each lane's pending tasks and oldest wait; a
 // queue asynq has never seen is reported empty. It returns false on a
 // Redis error.
-func (c *Collector) collectQueues(ch chan<- prometheus.Metric) bool {
-	known, err := c.inspector.Queues()
+func (c *Collector) collectQueues(ctx context.Context, ch chan<- prometheus.Metric) bool {
+	queues := make([]string, 0, len(c.endpoints)*len(tasks.Priorities))
+	for _, ep := range c.endpoints {
+		queues = append(queues, tasks.Queues(ep)...)
+	}
+	stats, err := readLanes(ctx, c.rdb, queues, time.Now())
 	if err != nil {
 		return false
 	}
-	exists := make(map[string]bool, len(known))
-	for _, q := range known {
-		exists[q] = true
-	}
-	ok := true
 	for _, ep := range c.endpoints {
-		var sizes [6]int
+		var sizes laneSizes
 		for _, p := range tasks.Priorities {
-			var qi asynq.QueueInfo
-			if q := tasks.Queue(ep, p); exists[q] {
-				got, err := c.inspector.GetQueueInfo(q)
-				if err != nil {
-					ok = false
-					continue
-				}
-				qi = *got
-			}
-			for j, n := range [6]int{qi.Pending, qi.Active, qi.Scheduled, qi.Retry, qi.Archived, qi.Completed} {
+			st := stats[tasks.Queue(ep, p)]
+			for j, n := range st.sizes {
 				sizes[j] += n
 			}
-			ch <- prometheus.MustNewConstMetric(c.lanePending, prometheus.GaugeValue, float64(qi.Pending), ep, p.String())
-			ch <- prometheus.MustNewConstMetric(c.laneOldest, prometheus.GaugeValue, qi.Latency.Seconds(), ep, p.String())
+			ch <- prometheus.MustNewConstMetric(c.lanePending, prometheus.GaugeValue, float64(st.sizes[0]), ep, p.String())
+			ch <- prometheus.MustNewConstMetric(c.laneOldest, prometheus.GaugeValue, st.oldest.Seconds(), ep, p.String())
 		}
 		for i, state := range QueueStates {
 			ch <- prometheus.MustNewConstMetric(c.queueSize, prometheus.GaugeValue, float64(sizes[i]), ep, state)
 		}
 	}
-	return ok
+	return true
 }
 
 // collectBuckets reports the handlers waiting in each endpoint's bucket
@@ -168,18 +153,16 @@ func (c *Collector) collectBuckets(ctx context.Context, ch chan<- prometheus.Met
 	if c.buckets == nil {
 		return true
 	}
-	ok := true
-	for _, ep := range c.endpoints {
-		n, err := c.buckets.LaneWaiting(ctx, ep)
-		if err != nil {
-			ok = false
-			continue
-		}
-		for i, p := range tasks.Priorities {
-			ch <- prometheus.MustNewConstMetric(c.inBucket, prometheus.GaugeValue, float64(n[i]), ep, p.String())
+	n, err := c.buckets.LanesWaiting(ctx, c.endpoints)
+	if err != nil {
+		return false
+	}
+	for i, ep := range c.endpoints {
+		for j, p := range tasks.Priorities {
+			ch <- prometheus.MustNewConstMetric(c.inBucket, prometheus.GaugeValue, float64(n[i][j]), ep, p.String())
 		}
 	}
-	return ok
+	return true
 }
 
 func union(a, b []string) []string {

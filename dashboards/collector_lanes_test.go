@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vendorq/vendorq/dashboards"
@@ -16,11 +15,20 @@ import (
 // buckets maps an endpoint to its real shared bucket.
 type buckets map[string]*ratelimit.Bucket
 
-func (b buckets) LaneWaiting(ctx context.Context, ep string) ([3]int64, error) {
-	if bk := b[ep]; bk != nil {
-		return bk.Waiting(ctx)
+func (b buckets) LanesWaiting(ctx context.Context, eps []string) ([][3]int64, error) {
+	out := make([][3]int64, len(eps))
+	for i, ep := range eps {
+		bk := b[ep]
+		if bk == nil {
+			return nil, errors.New("unknown endpoint")
+		}
+		n, err := bk.Waiting(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = n
 	}
-	return [3]int64{}, errors.New("unknown endpoint")
+	return out, nil
 }
 
 // Handlers sleeping in the bucket for their slot are reported per lane:
@@ -56,10 +64,8 @@ func TestCollectorReportsHandlersWaitingInTheBucket(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	insp := asynq.NewInspector(f.conn.Asynq)
-	defer insp.Close()
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(dashboards.NewCollector(f.store, insp, []string{"forms"}).WithBuckets(buckets{"forms": b}))
+	reg.MustRegister(dashboards.NewCollector(f.store, f.rdb, []string{"forms"}).WithBuckets(buckets{"forms": b}))
 	got := samples(t, reg)
 	for k, v := range map[string]float64{
 		"vendorq_lane_in_bucket{endpoint=forms,lane=high}":    1,

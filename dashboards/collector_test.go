@@ -13,7 +13,6 @@ import (
 
 	"github.com/vendorq/vendorq/dashboards"
 	"github.com/vendorq/vendorq/internal/dlq"
-	"github.com/vendorq/vendorq/internal/redisconn"
 )
 
 // samples gathers reg into "name{k=v,...}" -> value.
@@ -66,7 +65,7 @@ func TestCollectorReadsQueuesAndDeadLetters(t *testing.T) {
 	addDead(t, f.store, "retired", 1) // an endpoint no longer configured
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(dashboards.NewCollector(f.store, insp, []string{"forms", "sms"}))
+	reg.MustRegister(dashboards.NewCollector(f.store, f.rdb, []string{"forms", "sms"}))
 	got := samples(t, reg)
 	want := map[string]float64{
 		"vendorq_queue_size{endpoint=forms,state=pending}":   4,
@@ -114,14 +113,8 @@ func TestCollectorReadsQueuesAndDeadLetters(t *testing.T) {
 
 func TestCollectorWithRedisDownReportsItAndKeepsScraping(t *testing.T) {
 	dead := deadRedis(t)
-	conn, err := redisconn.Parse("redis://" + dead.Options().Addr + "/0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	insp := asynq.NewInspector(conn.Asynq)
-	defer insp.Close()
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(dashboards.NewCollector(dlq.New(dead), insp, []string{"forms"}))
+	reg.MustRegister(dashboards.NewCollector(dlq.New(dead), dead, []string{"forms"}))
 	got := samples(t, reg)
 	if v, ok := got["vendorq_redis_up{}"]; !ok || v != 0 {
 		t.Fatalf("vendorq_redis_up = %v (present %v), want 0; all: %v", v, ok, got)

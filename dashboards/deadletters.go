@@ -29,8 +29,9 @@ type DeadLetter struct {
 type DeadLetterCounter interface {
 	// Endpoints returns the endpoints that have dead letters.
 	Endpoints(ctx context.Context) ([]string, error)
-	// Count returns how many dead letters endpoint has.
-	Count(ctx context.Context, endpoint string) (int64, error)
+	// Counts returns how many dead letters each of endpoints has, in
+	// order, in one round trip.
+	Counts(ctx context.Context, endpoints []string) ([]int64, error)
 }
 
 // DeadLetters is what the dead-letter view (/dlq) reads and changes.

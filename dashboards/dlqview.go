@@ -104,14 +104,14 @@ func (v *dlqView) serveList(w http.ResponseWriter, r *http.Request) {
 		page.Endpoint = ep
 	}
 	page.Form = formFrom(q)
-	for _, ep := range eps {
-		n, err := v.store.Count(ctx, ep)
-		if err != nil {
-			v.fail(w, err)
-			return
-		}
-		page.Counts = append(page.Counts, dlqCount{Endpoint: ep, Count: n})
-		page.Total += n
+	counts, err := v.store.Counts(ctx, eps)
+	if err != nil {
+		v.fail(w, err)
+		return
+	}
+	for i, ep := range eps {
+		page.Counts = append(page.Counts, dlqCount{Endpoint: ep, Count: counts[i]})
+		page.Total += counts[i]
 	}
 	if err := v.fillFiltered(r, &page); err != nil {
 		if !errors.Is(err, ErrBadFilter) {

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
 
@@ -31,9 +30,7 @@ func registeredFamilies(t *testing.T) map[string]bool {
 	m.EffectiveRate.WithLabelValues("forms").Set(5)
 	m.Paused.WithLabelValues("forms").Set(0)
 	m.DeadLettered.WithLabelValues("forms", "4001").Inc()
-	insp := asynq.NewInspector(f.conn.Asynq)
-	t.Cleanup(func() { _ = insp.Close() })
-	reg.MustRegister(dashboards.NewCollector(f.store, insp, []string{"forms"}))
+	reg.MustRegister(dashboards.NewCollector(f.store, f.rdb, []string{"forms"}))
 	fams, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

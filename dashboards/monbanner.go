@@ -55,12 +55,13 @@ func (b *monBar) counts(ctx context.Context) (dlqCounts, error) {
 	if err != nil {
 		return c, err
 	}
-	for _, ep := range union(b.endpoints, extra) {
-		n, err := b.store.Count(ctx, ep)
-		if err != nil {
-			return c, err
-		}
-		if n > 0 {
+	eps := union(b.endpoints, extra)
+	counts, err := b.store.Counts(ctx, eps)
+	if err != nil {
+		return c, err
+	}
+	for i, ep := range eps {
+		if n := counts[i]; n > 0 {
 			c.Endpoints[ep] = n
 			c.Total += n
 		}

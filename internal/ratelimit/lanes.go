@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/vendorq/vendorq/internal/keys"
 )
 
@@ -90,18 +92,36 @@ func newMember() string {
 // booked slot they have not used yet, fleet-wide: handlers sleeping in the
 // bucket. Callers of an endpoint above GuardMaxRate are not counted.
 func (b *Bucket) Waiting(ctx context.Context) ([3]int64, error) {
-	var out [3]int64
-	pipe := b.rdb.Pipeline()
+	out, err := WaitingOf(ctx, b.rdb, []*Bucket{b})
+	if err != nil {
+		return [3]int64{}, fmt.Errorf("ratelimit %s: %w", b.endpoint, err)
+	}
+	return out[0], nil
+}
+
+// WaitingOf returns Waiting of every bucket, in order, in one pipelined
+// round trip on rdb, the Redis they all use (a metrics scrape over 1,000
+// endpoints).
+func WaitingOf(ctx context.Context, rdb redis.UniversalClient, bs []*Bucket) ([][3]int64, error) {
+	out := make([][3]int64, len(bs))
+	if len(bs) == 0 {
+		return out, nil
+	}
+	pipe := rdb.Pipeline()
 	now := strconv.FormatInt(time.Now().Add(-laneKeep).UnixMicro(), 10)
-	cmds := make([]interface{ Val() int64 }, numLanes)
-	for i, k := range b.lanes {
-		cmds[i] = pipe.ZCount(ctx, k, now, "+inf")
+	cmds := make([][numLanes]*redis.IntCmd, len(bs))
+	for i, b := range bs {
+		for j, k := range b.lanes {
+			cmds[i][j] = pipe.ZCount(ctx, k, now, "+inf")
+		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return out, fmt.Errorf("ratelimit %s: %w", b.endpoint, err)
+		return nil, err
 	}
-	for i, c := range cmds {
-		out[i] = c.Val()
+	for i := range bs {
+		for j, c := range cmds[i] {
+			out[i][j] = c.Val()
+		}
 	}
 	return out, nil
 }

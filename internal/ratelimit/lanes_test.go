@@ -220,3 +220,31 @@ func sortTimes(ts []time.Time) {
 		}
 	}
 }
+
+// WaitingOf reads several endpoints' bookings in one round trip, each the
+// same as its own Waiting: two endpoints, one with 3 low callers booked
+// ahead, the other with none. (Margin: at 1/s the last two slots are 1 s
+// and 2 s ahead, so two bookings stand for a second while the test reads.)
+func TestWaitingOfReadsEachEndpoint(t *testing.T) {
+	db := srv.FreshDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rdb := newClient(t, db)
+	busy, quiet := New(rdb, "busy", 1, 1, Tuning{}), New(rdb, "quiet", 1, 1, Tuning{})
+	out := make(chan grant, 3)
+	var wg sync.WaitGroup
+	waiters(ctx, t, busy, LaneLow, "l", 3, 10*time.Second, &wg, out)
+	waitBooked(t, busy, LaneLow, 2) // the first caller is granted at once; two wait for later slots
+	got, err := WaitingOf(ctx, rdb, []*Bucket{quiet, busy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := busy.Waiting(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0] != [3]int64{} || got[1][LaneLow] < 2 || got[1] != own {
+		t.Fatalf("WaitingOf = %v, busy.Waiting = %v: want quiet empty and busy's own figures", got, own)
+	}
+	wg.Wait()
+}

@@ -160,10 +160,10 @@ func startDashboard(ctx context.Context, conn redisconn.Conn, w *worker.Worker, 
 	if err != nil {
 		return nil, "", err
 	}
-	inspector := asynq.NewInspector(conn.Asynq)
-	collector := dashboards.NewCollector(w.DLQ, inspector, w.Endpoints()).WithBuckets(w)
+	scrape := conn.NewClient() // the collector's reads, apart from the worker's pool
+	collector := dashboards.NewCollector(w.DLQ, scrape, w.Endpoints()).WithBuckets(w)
 	if err := reg.Register(collector); err != nil {
-		_ = inspector.Close()
+		_ = scrape.Close()
 		return nil, "", fail(cliexit.Failed, "dashboard metrics: %v", err)
 	}
 	var client *asynq.Client
@@ -184,7 +184,7 @@ func startDashboard(ctx context.Context, conn redisconn.Conn, w *worker.Worker, 
 	})
 	cleanup := func() {
 		reg.Unregister(collector)
-		_ = inspector.Close()
+		_ = scrape.Close()
 		if client != nil {
 			_ = client.Close()
 		}
