@@ -112,6 +112,11 @@ const (
 	DefaultMaxRetry     = 8
 	DefaultQuotaPause   = 10 * time.Minute
 	DefaultDedupeWindow = 7 * 24 * time.Hour
+	// MinDedupeWindow: the done marker that keeps a task from calling its
+	// vendor twice lives this long at least. asynq runs a task whose
+	// acknowledgement was lost again 60-120 s later (lease expiry, then its
+	// recoverer: docs/asynq-traps.md); the run checks the marker first.
+	MinDedupeWindow = 5 * time.Minute
 )
 
 // Descriptor returns the registry entry of the endpoint's vendor.

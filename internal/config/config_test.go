@@ -132,6 +132,32 @@ func TestExampleConfigParses(t *testing.T) {
 	}
 }
 
+// A done marker shorter than asynq's recovery of a lost acknowledgement
+// would let the recovered run call the vendor again: refused, naming the
+// key and the floor.
+func TestDedupeWindowFloor(t *testing.T) {
+	base := "redis:\n  url: redis://127.0.0.1:6379/0\nendpoints:\n  gjy: {vendor: dhgjcloud}\n"
+	for yaml, want := range map[string]string{
+		base + "dedupe:\n  window: 1m\n":  "dedupe.window: at least 5m0s, got 1m0s",
+		base + "dedupe:\n  window: 4m\n":  "dedupe.window: at least 5m0s, got 4m0s",
+		base + "dedupe:\n  window: -1h\n": "dedupe.window: at least 5m0s",
+		base + "dedupe:\n  window: 5m\n":  "",
+		base:                               "",
+	} {
+		path := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(Options{Path: path, Getenv: func(string) string { return "" }, Role: RoleProducer})
+		if want == "" && err != nil {
+			t.Errorf("%q: %v", yaml, err)
+		}
+		if want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("%q: error %v, want one saying %q", yaml, err, want)
+		}
+	}
+}
+
 func TestResultsRetention(t *testing.T) {
 	base := "redis:\n  url: redis://127.0.0.1:6379/0\nendpoints:\n  gjy: {vendor: dhgjcloud}\n"
 	cases := []struct {

@@ -57,8 +57,9 @@ func (c *Config) validate(role Role) error {
 			return err
 		}
 	}
-	if c.Dedupe.Window < time.Minute {
-		return fmt.Errorf("%w: dedupe.window: at least 1m", ErrConfig)
+	if c.Dedupe.Window < MinDedupeWindow {
+		return fmt.Errorf("%w: dedupe.window: at least %v, got %v (a task whose acknowledgement was lost runs again 1-2 min later and must still find its done marker: docs/asynq-traps.md)",
+			ErrConfig, MinDedupeWindow, c.Dedupe.Window)
 	}
 	if c.Results.Retention < time.Minute {
 		return fmt.Errorf("%w: results.retention: at least 1m, got %v", ErrConfig, c.Results.Retention)
