@@ -32,6 +32,26 @@ type Config struct {
 	Endpoints map[string]*Endpoint `yaml:"endpoints"`
 	Dedupe    Dedupe               `yaml:"dedupe"`
 	Results   Results              `yaml:"results"`
+	Idle      Idle                 `yaml:"idle"`
+}
+
+// Idle tunes how a worker treats endpoints without work (docs/idle.md):
+// an endpoint's asynq server runs only while it has work, started by a
+// producer's wake or found by a paced sweep. Zero values take the
+// worker's defaults.
+type Idle struct {
+	// AlwaysOn runs every endpoint's server all the time, as plain asynq
+	// does, for a fleet whose producers enqueue with asynq's client alone
+	// (they write no wake: their tasks wait for the sweep, up to ~12 s at
+	// 1,000 endpoints). It costs ~55 Redis commands/s per idle endpoint.
+	AlwaysOn bool `yaml:"always_on"`
+	// Grace is how long a server with nothing to do keeps running before
+	// it is stopped (default 5s; at least 1s).
+	Grace time.Duration `yaml:"grace"`
+	// SweepBudget is the Redis commands/s the sweep for unannounced work
+	// may cost per worker process (default 250; 10 to 100000): a higher
+	// budget finds such work sooner on many endpoints.
+	SweepBudget float64 `yaml:"sweep_budget"`
 }
 
 // Results tunes what is kept of a finished task (internal/results) and of

@@ -142,7 +142,7 @@ func TestDedupeWindowFloor(t *testing.T) {
 		base + "dedupe:\n  window: 4m\n":  "dedupe.window: at least 5m0s, got 4m0s",
 		base + "dedupe:\n  window: -1h\n": "dedupe.window: at least 5m0s",
 		base + "dedupe:\n  window: 5m\n":  "",
-		base:                               "",
+		base:                              "",
 	} {
 		path := filepath.Join(t.TempDir(), "c.yaml")
 		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
@@ -183,6 +183,38 @@ func TestResultsRetention(t *testing.T) {
 			t.Errorf("%q: %v", c.yaml, err)
 		case c.err == "" && cfg.Results.Retention != c.want:
 			t.Errorf("%q: retention %v, want %v", c.yaml, cfg.Results.Retention, c.want)
+		}
+	}
+}
+
+// The idle keys (docs/idle.md) are read, checked with the key named, and
+// left zero (the worker's defaults) when absent.
+func TestIdleKeys(t *testing.T) {
+	base := "redis:\n  url: redis://127.0.0.1:6379/0\nendpoints:\n  gjy: {vendor: dhgjcloud}\n"
+	for yaml, want := range map[string]struct {
+		idle Idle
+		err  string
+	}{
+		base: {},
+		base + "idle:\n  always_on: true\n  grace: 30s\n  sweep_budget: 1000\n": {idle: Idle{AlwaysOn: true, Grace: 30 * time.Second, SweepBudget: 1000}},
+		base + "idle:\n  grace: 200ms\n":                                        {err: "idle.grace: at least 1s, got 200ms"},
+		base + "idle:\n  sweep_budget: 5\n":                                     {err: "idle.sweep_budget: between 10 and 100000"},
+		base + "idle:\n  sweep_budget: 1e6\n":                                   {err: "idle.sweep_budget: between 10 and 100000"},
+		base + "idle:\n  always_on: maybe\n":                                    {err: "idle.always_on"},
+		base + "idle:\n  grace_period: 10s\n":                                   {err: "idle.grace_period"},
+	} {
+		path := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := Load(Options{Path: path, Getenv: func(string) string { return "" }, Role: RoleProducer})
+		switch {
+		case want.err != "" && (err == nil || !strings.Contains(err.Error(), want.err)):
+			t.Errorf("%q: error %v, want one naming %q", yaml, err, want.err)
+		case want.err == "" && err != nil:
+			t.Errorf("%q: %v", yaml, err)
+		case want.err == "" && cfg.Idle != want.idle:
+			t.Errorf("%q: idle %+v, want %+v", yaml, cfg.Idle, want.idle)
 		}
 	}
 }

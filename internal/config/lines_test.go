@@ -33,7 +33,7 @@ func TestUnknownKeyNamesItsKeyAndLine(t *testing.T) {
 			`line 3: redis.db: unknown key "db" in redis (known: url)`},
 		{"top level, last line",
 			"endpoints:\n  f: {vendor: baibaoyun, api_key: k}\nretention: 1h\n",
-			`line 3: retention: unknown key "retention" at the top level (known: dedupe, endpoints, redis, results)`},
+			`line 3: retention: unknown key "retention" at the top level (known: dedupe, endpoints, idle, redis, results)`},
 		{"example file, line 29 (issue: blamed line 28 and sms.rate)",
 			strings.Replace(string(example), "max_retry: 3", "max_retries: 3", 1),
 			`line 29: endpoints.sms.max_retries: unknown key "max_retries" in a caihcom endpoint`},

@@ -61,6 +61,12 @@ func (c *Config) validate(role Role) error {
 		return fmt.Errorf("%w: dedupe.window: at least %v, got %v (a task whose acknowledgement was lost runs again 1-2 min later and must still find its done marker: docs/asynq-traps.md)",
 			ErrConfig, MinDedupeWindow, c.Dedupe.Window)
 	}
+	if g := c.Idle.Grace; g != 0 && g < time.Second {
+		return fmt.Errorf("%w: idle.grace: at least 1s, got %v", ErrConfig, g)
+	}
+	if b := c.Idle.SweepBudget; b != 0 && (b < 10 || b > 100000) {
+		return fmt.Errorf("%w: idle.sweep_budget: between 10 and 100000 Redis commands/s, got %v", ErrConfig, b)
+	}
 	if c.Results.Retention < time.Minute {
 		return fmt.Errorf("%w: results.retention: at least 1m, got %v", ErrConfig, c.Results.Retention)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/vendorq/vendorq/internal/cliexit"
 	"github.com/vendorq/vendorq/internal/dlq"
 	"github.com/vendorq/vendorq/internal/redisconn"
+	"github.com/vendorq/vendorq/internal/metrics"
 	"github.com/vendorq/vendorq/internal/redistest"
 	"github.com/vendorq/vendorq/internal/vendorsim"
 	"github.com/vendorq/vendorq/internal/workercli"
@@ -194,5 +195,40 @@ func TestReadOnlyDashboardRefusesPurge(t *testing.T) {
 	}
 	if code := r.stop(t); code != cliexit.OK {
 		t.Fatalf("exit %d; stderr:\n%s", code, r.stderr.String())
+	}
+}
+
+// The idle section of the config reaches the worker: with
+// idle.always_on every endpoint's server runs with no work at all;
+// without it none does (docs/idle.md).
+func TestIdleAlwaysOnFromTheConfig(t *testing.T) {
+	rs := redistest.MustStart(t, redistest.Options{})
+	sim := httptest.NewServer(vendorsim.New(vendorsim.DefaultConfig()))
+	defer sim.Close()
+	for _, always := range []bool{true, false} {
+		cfg := writeConfig(t, rs.URL(0), sim.URL)
+		if always {
+			f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.WriteString("idle: { always_on: true, grace: 2s }\n"); err != nil {
+				t.Fatal(err)
+			}
+			_ = f.Close()
+		}
+		addr := freeAddr(t)
+		r := start(t, nil, "--config", cfg, "--dashboard", addr, "--log-format", "json")
+		base := "http://" + addr
+		want := map[bool]string{true: "1", false: "0"}[always]
+		waitFor(t, r, 30*time.Second, fmt.Sprintf("always_on %v: %s %s on both endpoints", always, metrics.NameServerRunning, want), func() bool {
+			code, body := get(t, base+"/metrics", "", "")
+			return code == http.StatusOK &&
+				strings.Contains(body, metrics.NameServerRunning+`{endpoint="forms"} `+want) &&
+				strings.Contains(body, metrics.NameServerRunning+`{endpoint="sms"} `+want)
+		})
+		if code := r.stop(t); code != cliexit.OK {
+			t.Fatalf("exit %d after Ctrl-C; stderr:\n%s", code, r.stderr.String())
+		}
 	}
 }

@@ -204,7 +204,10 @@ func serve(ctx context.Context, cfg *config.Config, f *Flags, env Env, log zerol
 	var w *worker.Worker // nil with --api-only
 	shutdown := func() {}
 	if !f.APIOnly {
-		w, err = worker.New(cfg, conn, rdb, worker.Options{Log: log, Registerer: reg, ShutdownTimeout: hooks.shutdownTimeout})
+		w, err = worker.New(cfg, conn, rdb, worker.Options{
+			Log: log, Registerer: reg, ShutdownTimeout: hooks.shutdownTimeout,
+			IdleGrace: cfg.Idle.Grace, SweepBudget: cfg.Idle.SweepBudget, AlwaysOn: cfg.Idle.AlwaysOn,
+		})
 		if err != nil {
 			return cliexit.Wrap(cliexit.Usage, err)
 		}
