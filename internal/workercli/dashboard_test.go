@@ -16,8 +16,8 @@ import (
 
 	"github.com/vendorq/vendorq/internal/cliexit"
 	"github.com/vendorq/vendorq/internal/dlq"
-	"github.com/vendorq/vendorq/internal/redisconn"
 	"github.com/vendorq/vendorq/internal/metrics"
+	"github.com/vendorq/vendorq/internal/redisconn"
 	"github.com/vendorq/vendorq/internal/redistest"
 	"github.com/vendorq/vendorq/internal/vendorsim"
 	"github.com/vendorq/vendorq/internal/workercli"
