@@ -143,6 +143,9 @@ func (s *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusBadRequest, *fe)
 		return
 	}
+	if !s.endpointKnown(w, r, f) {
+		return
+	}
 	limit := DefaultDeadLetterPage
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -172,6 +175,9 @@ func (s *Server) handleDeadLetterCount(w http.ResponseWriter, r *http.Request) {
 	f, fe := queryFilter(q, time.Now(), "by")
 	if fe != nil {
 		writeErrors(w, http.StatusBadRequest, *fe)
+		return
+	}
+	if !s.endpointKnown(w, r, f) {
 		return
 	}
 	by := q.Get("by")
@@ -209,6 +215,9 @@ func (s *Server) handleDeadLetterReplay(w http.ResponseWriter, r *http.Request) 
 		writeErrors(w, http.StatusBadRequest, *fe)
 		return
 	}
+	if !s.endpointKnown(w, r, f) {
+		return
+	}
 	if req.DryRun {
 		n, err := s.o.DeadLetters.Total(r.Context(), f)
 		if err != nil {
@@ -229,6 +238,31 @@ func (s *Server) handleDeadLetterReplay(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	writeJSON(w, http.StatusOK, ReplayResponse{Replayed: &res.Done, Skipped: &res.Skipped})
+}
+
+// endpointKnown answers 400 naming the field when f names an endpoint that
+// is neither configured nor holds dead letters (a retired endpoint's are
+// still listed), as `enqueue dlq --endpoint` does: a typo must not read as
+// "no dead letters".
+func (s *Server) endpointKnown(w http.ResponseWriter, r *http.Request, f dlq.Filter) bool {
+	if len(f.Endpoints) != 1 {
+		return true
+	}
+	name, configured := f.Endpoints[0], s.o.Producer.Endpoints()
+	if contains(configured, name) {
+		return true
+	}
+	held, err := s.o.DeadLetters.Endpoints(r.Context())
+	if err != nil {
+		s.deadLetterFail(w, r, err)
+		return false
+	}
+	if contains(held, name) {
+		return true
+	}
+	writeErrors(w, http.StatusBadRequest, FieldError{Field: "endpoint",
+		Reason: fmt.Sprintf("unknown endpoint %q (configured: %s)", name, strings.Join(configured, ", "))})
+	return false
 }
 
 // deadLettersReady answers 503 when the server has no dead-letter store.

@@ -147,6 +147,10 @@ func TestDeadLettersBadFilter(t *testing.T) {
 		{"POST", "/v1/dead-letters:replay", `{"class":"fatal"}`, "class"},
 		{"POST", "/v1/dead-letters:replay", `{"codes":["4001"]}`, "codes"},
 		{"POST", "/v1/dead-letters:replay", `{"until":"2h","since":"1h"}`, "until"},
+		// An endpoint neither configured nor holding dead letters: a typo.
+		{"GET", "/v1/dead-letters?endpoint=froms", "", "endpoint"},
+		{"GET", "/v1/dead-letters/count?endpoint=froms", "", "endpoint"},
+		{"POST", "/v1/dead-letters:replay", `{"endpoint":"froms"}`, "endpoint"},
 	} {
 		a := e.do(tc.method, tc.path, tc.body)
 		if a.status != http.StatusBadRequest {
@@ -159,6 +163,18 @@ func TestDeadLettersBadFilter(t *testing.T) {
 	}
 	if n, _ := store.Total(context.Background(), dlq.Filter{}); n != 35 {
 		t.Fatalf("a bad request changed the store: %d of 35", n)
+	}
+	// A configured endpoint without dead letters lists none; a retired
+	// one (in no config) that holds some still lists them.
+	if err := store.AddMany(context.Background(), []dlq.Entry{{ID: "old-1", Type: tasks.TypeRecordCreate, Endpoint: "retired", Class: "permanent", Code: "4001"}}); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]int{"/v1/dead-letters?endpoint=tables": 0, "/v1/dead-letters?endpoint=retired": 1} {
+		a := e.do("GET", path, "")
+		var p api.DeadLetterPage
+		if a.status != http.StatusOK || json.Unmarshal(a.body, &p) != nil || len(p.Entries) != want {
+			t.Errorf("GET %s: %d %s, want 200 with %d entries", path, a.status, a.body, want)
+		}
 	}
 	if a := e.do("GET", "/v1/dead-letters", "", "Authorization", ""); a.status != http.StatusUnauthorized {
 		t.Fatalf("no token: %d", a.status)

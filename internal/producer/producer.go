@@ -71,6 +71,9 @@ func (p *Producer) PrepareSMS(s tasks.SMSSend, opts ...asynq.Option) (*asynq.Tas
 	return tasks.NewSMSSendTask(s, opts...)
 }
 
+// Endpoints names the configured endpoints, sorted.
+func (p *Producer) Endpoints() []string { return p.cfg.EndpointNames() }
+
 func (p *Producer) endpoint(name string) (*config.Endpoint, error) {
 	ep, ok := p.cfg.Endpoints[name]
 	if !ok || ep == nil {
