@@ -3,9 +3,7 @@ package dashboards_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"regexp"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/vendorq/vendorq/dashboards"
 	"github.com/vendorq/vendorq/internal/dlq"
+	"github.com/vendorq/vendorq/internal/itest"
 	"github.com/vendorq/vendorq/tasks"
 )
 
@@ -32,8 +31,8 @@ import (
 //
 //	go test -run='^$' -bench='^BenchmarkMetricsScrape$' -benchtime=1x ./dashboards/
 func BenchmarkMetricsScrape(b *testing.B) {
-	n := benchEnv(b, "VQ_SCRAPE_ENDPOINTS", 1000)
-	rounds := benchEnv(b, "VQ_SCRAPE_ROUNDS", 5)
+	n := itest.EnvInt(b, "VQ_SCRAPE_ENDPOINTS", 1000)
+	rounds := itest.EnvInt(b, "VQ_SCRAPE_ROUNDS", 5)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, DB: srv.FreshDB(b)})
 	b.Cleanup(func() { _ = rdb.Close() })
 	eps := make([]string, n)
@@ -66,7 +65,7 @@ func BenchmarkMetricsScrape(b *testing.B) {
 			cmdsBefore, cmdsAfter = float64(c1-c0-1), float64(c2-c1-1) // less the INFO itself
 		}
 	}
-	mb, ma := median(before), median(after)
+	mb, ma := itest.Median(before), itest.Median(after)
 	b.Logf("%d endpoints (%d lane queues), %d rounds: inspector %.1f ms and %.0f Redis commands per scrape, collector %.1f ms and %.0f commands: %.1fx faster",
 		n, 3*n, rounds, mb*1e3, cmdsBefore, ma*1e3, cmdsAfter, mb/ma)
 	b.ReportMetric(mb*1e3, "inspector-ms/scrape")
@@ -166,26 +165,5 @@ func commands(b *testing.B, rdb *redis.Client) int64 {
 		b.Fatal("no total_commands_processed in INFO stats")
 	}
 	n, _ := strconv.ParseInt(m[1], 10, 64)
-	return n
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func benchEnv(b *testing.B, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		b.Fatalf("%s=%q: want a positive integer", name, v)
-	}
 	return n
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"sort"
 	"sync"
 	"syscall"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/vendorq/vendorq/internal/api"
+	"github.com/vendorq/vendorq/internal/itest"
 	"github.com/vendorq/vendorq/internal/producer"
 	"github.com/vendorq/vendorq/tasks"
 )
@@ -160,9 +160,9 @@ func BenchmarkAPIBatch(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric(median(seqR), "api/loop")
-	b.ReportMetric(median(parR), "api4/loop8")
-	b.ReportMetric(median(cpuR), "cpu_api4/loop8")
+	b.ReportMetric(itest.Median(seqR), "api/loop")
+	b.ReportMetric(itest.Median(parR), "api4/loop8")
+	b.ReportMetric(itest.Median(cpuR), "cpu_api4/loop8")
 	b.ReportMetric(last[1], "api_tasks/s")
 	b.ReportMetric(last[3], "api4_tasks/s")
 }
@@ -175,12 +175,6 @@ func cpuSeconds() float64 {
 		return 0
 	}
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-}
-
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	return s[len(s)/2]
 }
 
 // postBatch sends one batch and checks that every item was accepted.

@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vendorq/vendorq/internal/importer"
+	"github.com/vendorq/vendorq/internal/itest"
 	"github.com/vendorq/vendorq/internal/keys"
 	"github.com/vendorq/vendorq/internal/redistest"
 	"github.com/vendorq/vendorq/tasks"
@@ -41,9 +42,9 @@ import (
 //
 //	go test -run='^$' -bench=Import1M -benchtime=1x ./internal/importer/
 func BenchmarkImport1M(b *testing.B) {
-	rows := envInt(b, "VQ_IMPORT_ROWS", 1_000_000)
-	rounds := envInt(b, "VQ_IMPORT_ROUNDS", 3)
-	conc := envInt(b, "VQ_IMPORT_CONCURRENCY", importer.DefaultConcurrency)
+	rows := itest.EnvInt(b, "VQ_IMPORT_ROWS", 1_000_000)
+	rounds := itest.EnvInt(b, "VQ_IMPORT_ROUNDS", 3)
+	conc := itest.EnvInt(b, "VQ_IMPORT_CONCURRENCY", importer.DefaultConcurrency)
 	dir := b.TempDir()
 	bin := buildEnqueue(b, dir)
 	csvPath := filepath.Join(dir, "orders.csv")
@@ -100,40 +101,19 @@ func BenchmarkImport1M(b *testing.B) {
 	flush(b, rdb)
 	perMarker := markerMemory(b, ctx, rdb, rows)
 	flush(b, rdb)
-	ratio := median(ratios)
+	ratio := itest.Median(ratios)
 	b.Logf("%d rows (%.1f MiB CSV), concurrency %d, GOMAXPROCS %d, %d rounds", rows, float64(st.Size())/(1<<20), conc, runtime.GOMAXPROCS(0), len(ratios))
 	b.Logf("median: plain asynq %.0f rows/s, import %.0f rows/s; median of the per-round ratios %.2f (target >= 0.8), range %.2f-%.2f; CPU per row import/plain %.2f; peak RSS %.1f MiB (target <= 150)",
-		median(plainRates), median(importRates), ratio, slices.Min(ratios), slices.Max(ratios), importCPU/plainCPU, float64(rss)/1024)
+		itest.Median(plainRates), itest.Median(importRates), ratio, slices.Min(ratios), slices.Max(ratios), importCPU/plainCPU, float64(rss)/1024)
 	b.Logf("redis memory: %.0f B per queued task (%.0f MiB per million), %.0f B per dedupe marker (%.0f MiB per million)",
 		perTask, perTask*1e6/(1<<20), perMarker, perMarker*1e6/(1<<20))
-	b.ReportMetric(median(plainRates), "plain-rows/s")
-	b.ReportMetric(median(importRates), "import-rows/s")
+	b.ReportMetric(itest.Median(plainRates), "plain-rows/s")
+	b.ReportMetric(itest.Median(importRates), "import-rows/s")
 	b.ReportMetric(ratio, "ratio")
 	b.ReportMetric(importCPU/plainCPU, "cpu-ratio")
 	b.ReportMetric(float64(rss)/1024, "peak-RSS-MiB")
 	b.ReportMetric(perTask, "B/queued-task")
 	b.ReportMetric(perMarker, "B/dedupe-marker")
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func envInt(b *testing.B, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		b.Fatalf("%s=%q: want a positive integer", name, v)
-	}
-	return n
 }
 
 // buildEnqueue builds cmd/enqueue into dir.

@@ -15,6 +15,7 @@ import (
 	"github.com/vendorq/vendorq/internal/batch"
 	"github.com/vendorq/vendorq/internal/config"
 	"github.com/vendorq/vendorq/internal/importer"
+	"github.com/vendorq/vendorq/internal/itest"
 	"github.com/vendorq/vendorq/internal/producer"
 	"github.com/vendorq/vendorq/internal/redistest"
 )
@@ -32,8 +33,8 @@ import (
 //
 //	go test -run='^$' -bench='^BenchmarkImportTracking$' -benchtime=1x ./internal/importer/
 func BenchmarkImportTracking(b *testing.B) {
-	rows := envInt(b, "VQ_TRACK_ROWS", 200_000)
-	rounds := envInt(b, "VQ_TRACK_ROUNDS", 2)
+	rows := itest.EnvInt(b, "VQ_TRACK_ROWS", 200_000)
+	rounds := itest.EnvInt(b, "VQ_TRACK_ROUNDS", 2)
 	dir := b.TempDir()
 	csvPath := filepath.Join(dir, "orders.csv")
 	writeOrders(b, csvPath, rows)
@@ -120,10 +121,10 @@ func BenchmarkImportTracking(b *testing.B) {
 		}
 	}
 	perRow := float64(trackBytes-plainBytes) / float64(rows)
-	b.Logf("%d rows, %d rounds, GOMAXPROCS %d: median tracked/untracked rows/s %.3f (range %.3f-%.3f)", rows, len(ratios), runtime.GOMAXPROCS(0), median(ratios), slices.Min(ratios), slices.Max(ratios))
+	b.Logf("%d rows, %d rounds, GOMAXPROCS %d: median tracked/untracked rows/s %.3f (range %.3f-%.3f)", rows, len(ratios), runtime.GOMAXPROCS(0), itest.Median(ratios), slices.Min(ratios), slices.Max(ratios))
 	b.Logf("redis: untracked %.0f B/row, tracked %.0f B/row: tracking adds %.1f B/row (target <= 100)", float64(plainBytes)/float64(rows), float64(trackBytes)/float64(rows), perRow)
 	b.Logf("batch status on %d rows: median %v, max %v; batch report: %.0f rows/s", rows, took[len(took)/2], took[len(took)-1], reportRate)
-	b.ReportMetric(median(ratios), "tracked/untracked")
+	b.ReportMetric(itest.Median(ratios), "tracked/untracked")
 	b.ReportMetric(perRow, "B/row-tracking")
 	b.ReportMetric(float64(took[len(took)/2].Microseconds()), "status-µs")
 	b.ReportMetric(reportRate, "report-rows/s")
