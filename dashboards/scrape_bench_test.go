@@ -3,8 +3,6 @@ package dashboards_test
 import (
 	"context"
 	"fmt"
-	"regexp"
-	"strconv"
 	"testing"
 	"time"
 
@@ -50,15 +48,15 @@ func BenchmarkMetricsScrape(b *testing.B) {
 	var cmdsBefore, cmdsAfter float64
 	for b.Loop() {
 		for range rounds {
-			c0 := commands(b, rdb)
+			c0 := itest.RedisInfo(b, rdb, "stats", "total_commands_processed")
 			start := time.Now()
 			pending := inspectorScrape(b, store, insp, eps)
 			before = append(before, time.Since(start).Seconds())
-			c1 := commands(b, rdb)
+			c1 := itest.RedisInfo(b, rdb, "stats", "total_commands_processed")
 			start = time.Now()
 			got := collectorPending(b, reg)
 			after = append(after, time.Since(start).Seconds())
-			c2 := commands(b, rdb)
+			c2 := itest.RedisInfo(b, rdb, "stats", "total_commands_processed")
 			if got != pending || pending != int64(n*20+n/10*200) {
 				b.Fatalf("pending: collector %d, inspector %d, want %d", got, pending, n*20+n/10*200)
 			}
@@ -151,19 +149,4 @@ func collectorPending(b *testing.B, reg prometheus.Gatherer) int64 {
 		}
 	}
 	return pending
-}
-
-var totalCommandsRe = regexp.MustCompile(`(?m)^total_commands_processed:(\d+)`)
-
-func commands(b *testing.B, rdb *redis.Client) int64 {
-	info, err := rdb.Info(context.Background(), "stats").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	m := totalCommandsRe.FindStringSubmatch(info)
-	if m == nil {
-		b.Fatal("no total_commands_processed in INFO stats")
-	}
-	n, _ := strconv.ParseInt(m[1], 10, 64)
-	return n
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vendorq/vendorq/internal/itest"
 	"github.com/vendorq/vendorq/internal/keys"
 	"github.com/vendorq/vendorq/internal/redistest"
 	"github.com/vendorq/vendorq/tasks"
@@ -60,22 +60,6 @@ func benchEntry(i int, base time.Time) Entry {
 	}
 }
 
-var usedMemoryRe = regexp.MustCompile(`used_memory:(\d+)`)
-
-func usedMemory(b *testing.B, rdb redis.UniversalClient) int64 {
-	b.Helper()
-	info, err := rdb.Info(context.Background(), "memory").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	m := usedMemoryRe.FindStringSubmatch(info)
-	if m == nil {
-		b.Fatalf("no used_memory in INFO memory")
-	}
-	v, _ := strconv.ParseInt(m[1], 10, 64)
-	return v
-}
-
 func median5(f func()) time.Duration {
 	var ds []time.Duration
 	for range 5 {
@@ -100,7 +84,7 @@ func benchDeadLetters(b *testing.B, n int) {
 	base := time.Date(2026, 10, 20, 0, 0, 0, 0, time.UTC)
 
 	// Load: 4 goroutines, each AddMany of 10,000 at a time.
-	mem0 := usedMemory(b, rdb)
+	mem0 := itest.RedisInfo(b, rdb, "memory", "used_memory")
 	load := timed(func() {
 		var wg sync.WaitGroup
 		const chunk = 10_000
@@ -126,7 +110,7 @@ func benchDeadLetters(b *testing.B, n int) {
 		close(next)
 		wg.Wait()
 	})
-	memIndexed := usedMemory(b, rdb)
+	memIndexed := itest.RedisInfo(b, rdb, "memory", "used_memory")
 	// Without the indexes: the facet sets and counts deleted.
 	for _, ep := range benchEndpoints {
 		fs, _, err := s.state(ctx, ep)
@@ -138,7 +122,7 @@ func benchDeadLetters(b *testing.B, n int) {
 		}
 		rdb.Del(ctx, keys.DLQFacets(ep))
 	}
-	memPlain := usedMemory(b, rdb)
+	memPlain := itest.RedisInfo(b, rdb, "memory", "used_memory")
 
 	const code, page = "4007", 50
 	one := Filter{Endpoints: []string{"forms"}, Codes: []string{code}}

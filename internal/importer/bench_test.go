@@ -79,9 +79,9 @@ func BenchmarkImport1M(b *testing.B) {
 			}
 			runImport := func() {
 				flush(b, rdb)
-				before := usedMemory(b, rdb)
+				before := itest.RedisInfo(b, rdb, "memory", "used_memory")
 				imp, icpu, maxrss = importChild(b, bin, cfgPath, srv.URL(0), csvPath, rows, conc)
-				perTask = float64(usedMemory(b, rdb)-before) / float64(rows)
+				perTask = float64(itest.RedisInfo(b, rdb, "memory", "used_memory")-before) / float64(rows)
 			}
 			if round%2 == 0 {
 				runPlain()
@@ -227,25 +227,10 @@ func flush(b *testing.B, rdb redis.UniversalClient) {
 	}
 }
 
-var usedMemoryRe = regexp.MustCompile(`(?m)^used_memory:(\d+)`)
-
-func usedMemory(b *testing.B, rdb redis.UniversalClient) int64 {
-	info, err := rdb.Info(context.Background(), "memory").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	m := usedMemoryRe.FindStringSubmatch(info)
-	if m == nil {
-		b.Fatalf("no used_memory in INFO memory")
-	}
-	n, _ := strconv.ParseInt(m[1], 10, 64)
-	return n
-}
-
 // markerMemory writes one dedupe marker per row the way the worker does
 // when a task finishes (SET key "1" EX window) and returns bytes per marker.
 func markerMemory(b *testing.B, ctx context.Context, rdb redis.UniversalClient, rows int) float64 {
-	before := usedMemory(b, rdb)
+	before := itest.RedisInfo(b, rdb, "memory", "used_memory")
 	pipe := rdb.Pipeline()
 	for i := range rows {
 		id := tasks.TaskID(importer.DefaultKey("forms", importer.TypeRecord, "app/entry", orderData(i)))
@@ -256,5 +241,5 @@ func markerMemory(b *testing.B, ctx context.Context, rdb redis.UniversalClient, 
 			}
 		}
 	}
-	return float64(usedMemory(b, rdb)-before) / float64(rows)
+	return float64(itest.RedisInfo(b, rdb, "memory", "used_memory")-before) / float64(rows)
 }

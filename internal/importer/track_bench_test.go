@@ -56,7 +56,7 @@ func BenchmarkImportTracking(b *testing.B) {
 
 	run := func(track bool) (rate float64, bytes int64, id string) {
 		flush(b, rdb)
-		before := usedMemory(b, rdb)
+		before := itest.RedisInfo(b, rdb, "memory", "used_memory")
 		f, err := os.Open(csvPath)
 		if err != nil {
 			b.Fatal(err)
@@ -76,7 +76,7 @@ func BenchmarkImportTracking(b *testing.B) {
 		if err != nil || sum.Enqueued != int64(rows) {
 			b.Fatalf("import: %+v %v", sum, err)
 		}
-		return float64(rows) / elapsed.Seconds(), usedMemory(b, rdb) - before, id
+		return float64(rows) / elapsed.Seconds(), itest.RedisInfo(b, rdb, "memory", "used_memory") - before, id
 	}
 
 	var ratios []float64

@@ -3,13 +3,12 @@ package results_test
 import (
 	"context"
 	"fmt"
-	"regexp"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vendorq/vendorq/internal/itest"
 	"github.com/vendorq/vendorq/internal/redistest"
 	"github.com/vendorq/vendorq/internal/results"
 )
@@ -45,7 +44,7 @@ func BenchmarkResultMemory(b *testing.B) {
 			if err := rdb.FlushDB(ctx).Err(); err != nil {
 				b.Fatal(err)
 			}
-			before := used(b, rdb)
+			before := itest.RedisInfo(b, rdb, "memory", "used_memory")
 			pipe := rdb.Pipeline()
 			for i := range n {
 				results.Write(ctx, pipe, "forms", fmt.Sprintf("imp:%032x", i), kinds[kind](i), 7*24*time.Hour)
@@ -58,20 +57,9 @@ func BenchmarkResultMemory(b *testing.B) {
 			if _, err := pipe.Exec(ctx); err != nil {
 				b.Fatal(err)
 			}
-			per := float64(used(b, rdb)-before) / float64(n)
+			per := float64(itest.RedisInfo(b, rdb, "memory", "used_memory")-before) / float64(n)
 			b.Logf("%s result: %.0f B of Redis per task (%d records; the stored JSON is %d B)", kind, per, n, len(results.Encode(kinds[kind](n))))
 			b.ReportMetric(per, "B/"+kind+"-result")
 		}
 	}
-}
-
-var usedRe = regexp.MustCompile(`(?m)^used_memory:(\d+)`)
-
-func used(b *testing.B, rdb *redis.Client) int64 {
-	info, err := rdb.Info(context.Background(), "memory").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	v, _ := strconv.ParseInt(usedRe.FindStringSubmatch(info)[1], 10, 64)
-	return v
 }

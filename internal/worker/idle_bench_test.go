@@ -1,14 +1,12 @@
 package worker_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vendorq/vendorq/internal/config"
+	"github.com/vendorq/vendorq/internal/itest"
 	"github.com/vendorq/vendorq/internal/producer"
 	"github.com/vendorq/vendorq/internal/redisconn"
 	"github.com/vendorq/vendorq/internal/redistest"
@@ -73,35 +72,14 @@ func newIdleRig(b *testing.B, n int, alwaysOn bool) *idleRig {
 	return &idleRig{sim: sim, rdb: rdb, cfg: cfg, prod: producer.New(cfg, asynq.NewClientFromRedisClient(rdb), rdb), w: w, n: n}
 }
 
-// commands reads INFO stats total_commands_processed.
-func (r *idleRig) commands(b *testing.B) int64 {
-	b.Helper()
-	info, err := r.rdb.Info(context.Background(), "stats").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	sc := bufio.NewScanner(strings.NewReader(info))
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "total_commands_processed:"); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return n
-		}
-	}
-	b.Fatal("no total_commands_processed in INFO stats")
-	return 0
-}
-
 // idleRate is Redis commands/s over window, measured after warm (the
 // servers' and the watcher's start-up writes are over by then).
 func (r *idleRig) idleRate(b *testing.B, warm, window time.Duration) float64 {
 	b.Helper()
 	time.Sleep(warm)
-	c0, t0 := r.commands(b), time.Now()
+	c0, t0 := itest.RedisInfo(b, r.rdb, "stats", "total_commands_processed"), time.Now()
 	time.Sleep(window)
-	c1, t1 := r.commands(b), time.Now()
+	c1, t1 := itest.RedisInfo(b, r.rdb, "stats", "total_commands_processed"), time.Now()
 	return float64(c1-c0-1) / t1.Sub(t0).Seconds() // less our own INFO
 }
 
