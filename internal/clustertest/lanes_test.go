@@ -3,6 +3,7 @@ package clustertest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -49,6 +50,54 @@ func TestClusterKeyIsOneTaskOnEveryLane(t *testing.T) {
 	for _, q := range []string{"forms", "forms:high"} {
 		if _, err := in.GetTaskInfo(q, "lane-1"); err == nil {
 			t.Errorf("a second lane-1 on %s", q)
+		}
+	}
+}
+
+// The import's bulk producer on Redis Cluster: the autopipeliner sends
+// each enqueue script to the node of its queue's slot, every task goes in
+// once, and a second run of the same rows finds every one a duplicate.
+func TestClusterBulkEnqueueEveryTaskOnce(t *testing.T) {
+	c := StartCluster(t, 3)
+	s := newStack(t, c.URL())
+	ctx := context.Background()
+	bulk, release := s.producer.Bulk()
+	t.Cleanup(release)
+	if bulk == s.producer {
+		t.Fatal("a cluster client should give a bulk producer of its own")
+	}
+	var items []producer.Item
+	for i := range 600 {
+		ep, lane := "forms", tasks.PriorityLow
+		if i%2 == 1 {
+			ep, lane = "tables", tasks.PriorityDefault // another queue, another slot
+		}
+		rc := tasks.RecordCreate{Endpoint: ep, Table: "app1/entry1", Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)), Key: fmt.Sprintf("bulk-%d", i), Priority: lane}
+		if ep == "tables" {
+			rc.Table = "model_a"
+		}
+		task, err := s.producer.PrepareRecord(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, producer.Item{Task: task, Endpoint: ep, Key: rc.Key})
+	}
+	for run, wantDup := range []bool{false, true} {
+		res, done, err := bulk.EnqueueBatch(ctx, items)
+		if err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		for i := range items {
+			if !done[i] || res[i].Duplicate != wantDup {
+				t.Fatalf("run %d item %d: %+v done=%v, want duplicate=%v", run, i, res[i], done[i], wantDup)
+			}
+		}
+	}
+	in := asynq.NewInspectorFromRedisClient(s.rdb)
+	for q, want := range map[string]int{"forms:low": 300, "tables": 300} {
+		qi, err := in.GetQueueInfo(q)
+		if err != nil || qi.Pending != want {
+			t.Errorf("%s: %+v %v, want %d pending", q, qi, err, want)
 		}
 	}
 }
