@@ -12,8 +12,8 @@ import (
 // Redis: asynq's Client sends one EVALSHA per task and waits for its
 // answer, so N enqueue workers keep at most N commands in flight and pay a
 // write and a read system call per task on both sides (a CPU profile of a
-// 300,000-row import: a quarter of its CPU in syscalls, and redis-server
-// busier with reading and writing sockets than with the enqueue script).
+// 300,000-row import: a quarter of its CPU in syscalls; redis-server used a
+// third less CPU once they were gone: BENCHMARKS.md "Import").
 //
 // Bulk gives such work a producer whose asynq client goes through
 // go-redis's autopipeliner (redis.AutoPipeliner: commands that concurrent
@@ -36,7 +36,9 @@ import (
 
 // BulkFanOut is how many tasks of one EnqueueBatch a bulk producer has in
 // flight at once (per caller: an import's 16 workers make 16 × BulkFanOut).
-// 32 and 64 measured alike, 16 and 128 slower (BENCHMARKS.md "Import").
+// Chosen on a 300,000-row import on two cores, two runs each: 16 took
+// 7.9-8.7 s, 32 7.7 s, 64 7.5-7.9 s, 128 7.9-8.3 s; past 32 only the
+// memory held grows.
 const BulkFanOut = 32
 
 // autoPipeliner is what *redis.Client and *redis.ClusterClient offer (a
