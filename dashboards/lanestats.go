@@ -15,7 +15,7 @@ import (
 // endpoint: GetQueueInfo is three round trips per queue (the queue set,
 // the stats script, and a memory estimate that runs MEMORY USAGE on up to
 // 20 sampled tasks of each of six structures), so with 1,000 endpoints a
-// scrape cost 9,000 round trips and grew with the queues' depth. The
+// scrape cost 9,000 round trips, more for queues that hold tasks. The
 // collector needs only the six sizes and the oldest pending task's age,
 // which it reads itself from asynq's keys (keys.AsynqQueue) in two
 // pipelined round trips whatever the number of endpoints
