@@ -44,9 +44,21 @@ type rig struct {
 
 func newRig(t testing.TB, sc vendorsim.Config, over map[string]itest.Endpoint) *rig {
 	t.Helper()
+	r, _ := newRigBehind(t, sc, over, nil)
+	return r
+}
+
+// newRigBehind is newRig with the simulator behind wrap as well (nil:
+// none); it also returns the producer's asynq client.
+func newRigBehind(t testing.TB, sc vendorsim.Config, over map[string]itest.Endpoint, wrap func(http.Handler) http.Handler) (*rig, *asynq.Client) {
+	t.Helper()
 	sim := vendorsim.New(sc)
 	arr := &arrivals{}
-	hs := httptest.NewServer(arr.wrap(sim))
+	h := arr.wrap(sim)
+	if wrap != nil {
+		h = wrap(h)
+	}
+	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
 	rurl := srv.URL(srv.FreshDB(t))
 	dir := t.TempDir()
@@ -60,7 +72,8 @@ func newRig(t testing.TB, sc vendorsim.Config, over map[string]itest.Endpoint) *
 	t.Cleanup(func() { _ = rdb.Close() })
 	in := asynq.NewInspector(conn.Asynq)
 	t.Cleanup(func() { _ = in.Close() })
-	return &rig{sim: sim, arrived: arr, cfgPath: cfgPath, dir: dir, prod: producer.New(cfg, asynq.NewClientFromRedisClient(rdb), rdb), in: in}
+	cl := asynq.NewClientFromRedisClient(rdb)
+	return &rig{sim: sim, arrived: arr, cfgPath: cfgPath, dir: dir, prod: producer.New(cfg, cl, rdb), in: in}, cl
 }
 
 // worker starts one worker process; it is killed when the test ends.

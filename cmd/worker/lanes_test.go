@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strings"
 	"sync"
@@ -14,10 +13,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/vendorq/vendorq/internal/config"
 	"github.com/vendorq/vendorq/internal/itest"
-	"github.com/vendorq/vendorq/internal/producer"
-	"github.com/vendorq/vendorq/internal/redisconn"
 	"github.com/vendorq/vendorq/internal/vendorsim"
 	"github.com/vendorq/vendorq/tasks"
 )
@@ -57,24 +53,9 @@ func (e *entries) at(id string) (time.Time, bool) {
 // entries recorder.
 func newLaneRig(t testing.TB, over map[string]itest.Endpoint) (*rig, *entries, *asynq.Client) {
 	t.Helper()
-	sim := vendorsim.New(vendorsim.DefaultConfig())
-	arr, ent := &arrivals{}, &entries{first: map[string]time.Time{}}
-	hs := httptest.NewServer(ent.wrap(arr.wrap(sim)))
-	t.Cleanup(hs.Close)
-	rurl := srv.URL(srv.FreshDB(t))
-	dir := t.TempDir()
-	cfgPath := itest.WriteConfig(t, dir, rurl, hs.URL, over)
-	cfg, err := config.Load(config.Options{Path: cfgPath, Getenv: func(string) string { return "" }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, _ := redisconn.Parse(rurl)
-	rdb := conn.NewClient()
-	t.Cleanup(func() { _ = rdb.Close() })
-	in := asynq.NewInspector(conn.Asynq)
-	t.Cleanup(func() { _ = in.Close() })
-	cl := asynq.NewClientFromRedisClient(rdb)
-	return &rig{sim: sim, arrived: arr, cfgPath: cfgPath, dir: dir, prod: producer.New(cfg, cl, rdb), in: in}, ent, cl
+	ent := &entries{first: map[string]time.Time{}}
+	r, cl := newRigBehind(t, vendorsim.DefaultConfig(), over, ent.wrap)
+	return r, ent, cl
 }
 
 // enqueueLane enqueues one record:create task of lane p on forms whose

@@ -23,6 +23,7 @@ import (
 	"github.com/vendorq/vendorq/internal/redistest"
 	"github.com/vendorq/vendorq/internal/vendorsim"
 	"github.com/vendorq/vendorq/internal/worker"
+	"github.com/vendorq/vendorq/internal/workertest"
 )
 
 var srv *redistest.Server
@@ -62,19 +63,10 @@ func (e *env) startWorker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb := conn.NewClient()
-	t.Cleanup(func() { _ = rdb.Close() })
-	w, err := worker.New(e.conf, conn, rdb, worker.Options{
+	workertest.Start(t, e.conf, conn, worker.Options{
 		Log: zerolog.Nop(), PollInterval: 50 * time.Millisecond, ShutdownTimeout: 5 * time.Second,
 		ThrottleInitial: 5 * time.Millisecond, ThrottleMax: 50 * time.Millisecond,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Shutdown)
 }
 
 var summaryRe = regexp.MustCompile(`^enqueued=(\d+) duplicates=(\d+) rejected=(\d+) batch=([a-z0-9]+)\n$`)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vendorq/vendorq/internal/itest"
+	"github.com/vendorq/vendorq/internal/workertest"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -53,7 +54,6 @@ type stack struct {
 	sim      *vendorsim.Sim
 	log      zerolog.Logger
 	logs     *itest.Buffer
-	w        *worker.Worker
 }
 
 func newStack(t *testing.T, redisURL string) *stack {
@@ -97,18 +97,15 @@ endpoints:
 // send-time guard absorbs late wake-ups); it is shut down when the test ends.
 func (s *stack) startWorker() *worker.Worker {
 	s.t.Helper()
-	w, err := worker.New(s.cfg, s.conn, s.rdb, worker.Options{
-		Log: s.log, PollInterval: 100 * time.Millisecond, ShutdownTimeout: 5 * time.Second,
-	})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	s.t.Cleanup(w.Shutdown)
-	s.w = w
-	return w
+	return s.startWorkerWith(worker.Options{PollInterval: 100 * time.Millisecond})
+}
+
+// startWorkerWith starts a worker with o, the stack's log and a 5 s
+// drain; it is shut down when the test ends.
+func (s *stack) startWorkerWith(o worker.Options) *worker.Worker {
+	s.t.Helper()
+	o.Log, o.ShutdownTimeout = s.log, 5*time.Second
+	return workertest.StartOn(s.t, s.cfg, s.conn, s.rdb, o)
 }
 
 // enqueueCLI runs the enqueue command against the stack's config.

@@ -24,18 +24,6 @@ func TestClusterIdleWakeAndSweep(t *testing.T) {
 	c := StartCluster(t, 3)
 	s := newStack(t, c.URL())
 	ctx := context.Background()
-	start := func(o worker.Options) *worker.Worker {
-		o.Log, o.ShutdownTimeout = s.log, 5*time.Second
-		w, err := worker.New(s.cfg, s.conn, s.rdb, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(w.Shutdown)
-		return w
-	}
 	accepted := func(want int64) {
 		t.Helper()
 		itest.Eventually(t, 20*time.Second, func() (bool, string) {
@@ -46,7 +34,7 @@ func TestClusterIdleWakeAndSweep(t *testing.T) {
 
 	// The sweep paced to once an hour after the first: once gjy's server
 	// has gone idle, only a wake can start it again.
-	w := start(worker.Options{SweepMin: time.Hour, IdleGrace: 600 * time.Millisecond})
+	w := s.startWorkerWith(worker.Options{SweepMin: time.Hour, IdleGrace: 600 * time.Millisecond})
 	record := func(via string) {
 		t.Helper()
 		if _, err := s.producer.Record(ctx, tasks.RecordCreate{Endpoint: "gjy", Table: "/api/records", Data: json.RawMessage(`{"via":"` + via + `"}`)}); err != nil {
@@ -64,7 +52,7 @@ func TestClusterIdleWakeAndSweep(t *testing.T) {
 	w.Shutdown()
 
 	// Default pace: a plain asynq enqueue (no wake) is found by the sweep.
-	start(worker.Options{})
+	s.startWorkerWith(worker.Options{})
 	task, err := tasks.NewRecordCreateTask(tasks.RecordCreate{Endpoint: "gjy", Table: "/api/records", Data: json.RawMessage(`{"via":"sweep"}`)})
 	if err != nil {
 		t.Fatal(err)

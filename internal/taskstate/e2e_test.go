@@ -24,6 +24,7 @@ import (
 	"github.com/vendorq/vendorq/internal/taskstate"
 	"github.com/vendorq/vendorq/internal/vendorsim"
 	"github.com/vendorq/vendorq/internal/worker"
+	"github.com/vendorq/vendorq/internal/workertest"
 	"github.com/vendorq/vendorq/tasks"
 )
 
@@ -132,16 +133,7 @@ func (e *env) record(ep, table, key string, lane tasks.Priority, opts ...asynq.O
 
 func (e *env) startWorker() {
 	e.t.Helper()
-	rdb := e.conn.NewClient()
-	e.t.Cleanup(func() { _ = rdb.Close() })
-	w, err := worker.New(e.cfg, e.conn, rdb, worker.Options{Log: zerolog.Nop(), PollInterval: 50 * time.Millisecond, ShutdownTimeout: 5 * time.Second})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(w.Shutdown)
+	workertest.Start(e.t, e.cfg, e.conn, worker.Options{Log: zerolog.Nop(), PollInterval: 50 * time.Millisecond, ShutdownTimeout: 5 * time.Second})
 }
 
 // The status of a pending, a scheduled, a retrying, a done (with the

@@ -46,6 +46,7 @@ import (
 	"github.com/vendorq/vendorq/internal/producer"
 	"github.com/vendorq/vendorq/internal/redisconn"
 	"github.com/vendorq/vendorq/internal/worker"
+	"github.com/vendorq/vendorq/internal/workertest"
 	"github.com/vendorq/vendorq/tasks"
 )
 
@@ -86,21 +87,12 @@ func startHardened(t *testing.T, endpoints string) *hardEnv {
 			t.Logf("worker log:\n%s", e.log.String())
 		}
 	})
-	wrdb := conn.NewClient()
-	t.Cleanup(func() { _ = wrdb.Close() })
-	w, err := worker.New(cfg, conn, wrdb, worker.Options{
+	w := workertest.Start(t, cfg, conn, worker.Options{
 		Log:          zerolog.New(e.log).Level(zerolog.DebugLevel).With().Timestamp().Logger(),
 		Registerer:   e.reg,
 		PollInterval: 50 * time.Millisecond, ShutdownTimeout: 5 * time.Second,
 		ThrottleInitial: 5 * time.Millisecond, ThrottleMax: 50 * time.Millisecond,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Shutdown)
 	e.w = w
 	return e
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/vendorq/vendorq/internal/redisconn"
 	"github.com/vendorq/vendorq/internal/vendorsim"
 	"github.com/vendorq/vendorq/internal/worker"
+	"github.com/vendorq/vendorq/internal/workertest"
 	"github.com/vendorq/vendorq/tasks"
 	"github.com/vendorq/vendorq/vendorclient"
 )
@@ -98,16 +99,7 @@ func newHoldRig(t *testing.T) *holdRig {
 func (r *holdRig) worker(t *testing.T) (stop func()) {
 	t.Helper()
 	conn, _ := redisconn.Parse(r.rurl)
-	rdb := conn.NewClient()
-	t.Cleanup(func() { _ = rdb.Close() })
-	w, err := worker.New(r.cfg, conn, rdb, worker.Options{Log: testLog(t), PollInterval: 50 * time.Millisecond, ShutdownTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Shutdown)
+	w := workertest.Start(t, r.cfg, conn, worker.Options{Log: testLog(t), PollInterval: 50 * time.Millisecond, ShutdownTimeout: 5 * time.Second})
 	return w.Shutdown
 }
 

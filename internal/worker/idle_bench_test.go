@@ -22,6 +22,7 @@ import (
 	"github.com/vendorq/vendorq/internal/redistest"
 	"github.com/vendorq/vendorq/internal/vendorsim"
 	"github.com/vendorq/vendorq/internal/worker"
+	"github.com/vendorq/vendorq/internal/workertest"
 	"github.com/vendorq/vendorq/tasks"
 )
 
@@ -61,14 +62,7 @@ func newIdleRig(b *testing.B, n int, alwaysOn bool) *idleRig {
 	}
 	rdb := conn.NewClient()
 	b.Cleanup(func() { _ = rdb.Close() })
-	w, err := worker.New(cfg, conn, rdb, worker.Options{Log: zerolog.Nop(), AlwaysOn: alwaysOn, ShutdownTimeout: 5 * time.Second})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(w.Shutdown)
+	w := workertest.StartOn(b, cfg, conn, rdb, worker.Options{Log: zerolog.Nop(), AlwaysOn: alwaysOn, ShutdownTimeout: 5 * time.Second})
 	return &idleRig{sim: sim, rdb: rdb, cfg: cfg, prod: producer.New(cfg, asynq.NewClientFromRedisClient(rdb), rdb), w: w, n: n}
 }
 

@@ -16,31 +16,11 @@ import (
 	"github.com/vendorq/vendorq/internal/keys"
 	"github.com/vendorq/vendorq/internal/metrics"
 	"github.com/vendorq/vendorq/internal/producer"
-	"github.com/vendorq/vendorq/internal/redisconn"
 	"github.com/vendorq/vendorq/internal/redistest"
 	"github.com/vendorq/vendorq/internal/vendorsim"
 	"github.com/vendorq/vendorq/internal/worker"
 	"github.com/vendorq/vendorq/tasks"
 )
-
-// startIdleWorker starts a worker of e's config with short idle knobs
-// (o's IdleGrace, SweepMin; ShutdownTimeout 5s).
-func startIdleWorker(t testing.TB, e *env, o worker.Options) *worker.Worker {
-	t.Helper()
-	conn, _ := redisconn.Parse(e.rurl)
-	rdb := conn.NewClient()
-	t.Cleanup(func() { _ = rdb.Close() })
-	o.Log, o.ShutdownTimeout, o.PollInterval = testLog(t), 5*time.Second, 50*time.Millisecond
-	w, err := worker.New(e.cfg, conn, rdb, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Shutdown)
-	return w
-}
 
 // waitServer waits until ep's server runs (want) or not.
 func waitServer(t *testing.T, w *worker.Worker, ep string, want bool, within time.Duration) {
@@ -73,7 +53,7 @@ func gjyEnv(t *testing.T) *env {
 // one, so only the wake can have started it.
 func TestIdleServerStoppedAndRestartedByWake(t *testing.T) {
 	e := gjyEnv(t)
-	w := startIdleWorker(t, e, worker.Options{IdleGrace: 600 * time.Millisecond, SweepMin: time.Hour})
+	w := e.startWorkerWith(t, worker.Options{IdleGrace: 600 * time.Millisecond, SweepMin: time.Hour})
 	ctx := context.Background()
 	rc := func(key string) tasks.RecordCreate {
 		return tasks.RecordCreate{Endpoint: "gjy", Table: "/api/records", Data: json.RawMessage(`{"a":1}`), Key: key}
@@ -110,7 +90,7 @@ func TestIdleServerStoppedAndRestartedByWake(t *testing.T) {
 // sweep and run; the wake stream shows nobody announced it.
 func TestPlainAsynqEnqueuePickedUpBySweep(t *testing.T) {
 	e := gjyEnv(t)
-	w := startIdleWorker(t, e, worker.Options{IdleGrace: 600 * time.Millisecond})
+	w := e.startWorkerWith(t, worker.Options{IdleGrace: 600 * time.Millisecond})
 	waitServer(t, w, "gjy", false, 5*time.Second)
 	task, err := tasks.NewRecordCreateTask(tasks.RecordCreate{Endpoint: "gjy", Table: "/api/records", Data: json.RawMessage(`{"plain":1}`)})
 	if err != nil {
@@ -133,7 +113,7 @@ func TestPlainAsynqEnqueuePickedUpBySweep(t *testing.T) {
 // due at a whole second; the server starts one second before it.
 func TestDelayedTaskRunOnTimeAfterServerStopped(t *testing.T) {
 	e := gjyEnv(t)
-	w := startIdleWorker(t, e, worker.Options{IdleGrace: 600 * time.Millisecond, SweepMin: time.Hour})
+	w := e.startWorkerWith(t, worker.Options{IdleGrace: 600 * time.Millisecond, SweepMin: time.Hour})
 	waitServer(t, w, "gjy", false, 5*time.Second)
 	at := time.Now().Add(4 * time.Second).Truncate(time.Second)
 	task, err := tasks.NewRecordCreateTask(tasks.RecordCreate{Endpoint: "gjy", Table: "/api/records", Data: json.RawMessage(`{"later":1}`)})
@@ -168,7 +148,7 @@ func TestWakeReaderSurvivesRedisRestart(t *testing.T) {
 	sc := vendorsim.DefaultConfig()
 	sc.Dhgjcloud.Rate = 1 << 30
 	e := newEnv(t, aof, sc, map[string]itest.Endpoint{"gjy": {Rate: 1000, Concurrency: 4}}, "forms", "tables", "sms")
-	w := startIdleWorker(t, e, worker.Options{IdleGrace: 600 * time.Millisecond, SweepMin: time.Hour})
+	w := e.startWorkerWith(t, worker.Options{IdleGrace: 600 * time.Millisecond, SweepMin: time.Hour})
 	ctx := context.Background()
 	record := func(key string) {
 		t.Helper()

@@ -15,6 +15,7 @@ import (
 	"github.com/vendorq/vendorq/internal/redisconn"
 	"github.com/vendorq/vendorq/internal/vendorsim"
 	"github.com/vendorq/vendorq/internal/worker"
+	"github.com/vendorq/vendorq/internal/workertest"
 )
 
 // A pause set in Redis (as any worker of the fleet sets it) is logged when
@@ -28,16 +29,7 @@ func TestPauseWatcherLogsStartExtensionAndEnd(t *testing.T) {
 	e := newEnv(t, srv, vendorsim.DefaultConfig(), nil, "tables", "gjy", "sms")
 	var logs syncLog
 	conn, _ := redisconn.Parse(e.rurl)
-	rdb := conn.NewClient()
-	t.Cleanup(func() { _ = rdb.Close() })
-	w, err := worker.New(e.cfg, conn, rdb, worker.Options{Log: zerolog.New(&logs), ShutdownTimeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Shutdown)
+	w := workertest.Start(t, e.cfg, conn, worker.Options{Log: zerolog.New(&logs), ShutdownTimeout: time.Second})
 	ctx := context.Background()
 	b := w.Bucket("forms")
 	seen := func(what string, by time.Time) time.Time {
@@ -100,14 +92,7 @@ func TestPausedGaugeOfAWorkerStartedMidPause(t *testing.T) {
 		t.Fatal(err)
 	}
 	end := time.Now().Add(pause)
-	w, err := worker.New(e.cfg, conn, rdb, worker.Options{Log: zerolog.Nop(), ShutdownTimeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Shutdown)
+	w := workertest.StartOn(t, e.cfg, conn, rdb, worker.Options{Log: zerolog.Nop(), ShutdownTimeout: time.Second})
 	paused := func() float64 { return gaugeValue(w.Metrics.Paused.WithLabelValues("forms")) }
 	itest.Eventually(t, 2*time.Second, func() (bool, string) {
 		return paused() == 1, fmt.Sprintf("vendorq_endpoint_paused{endpoint=forms} = %v during a pause set before the start, want 1", paused())

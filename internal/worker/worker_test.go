@@ -23,6 +23,7 @@ import (
 	"github.com/vendorq/vendorq/internal/redistest"
 	"github.com/vendorq/vendorq/internal/vendorsim"
 	"github.com/vendorq/vendorq/internal/worker"
+	"github.com/vendorq/vendorq/internal/workertest"
 	"github.com/vendorq/vendorq/tasks"
 )
 
@@ -67,21 +68,16 @@ func newEnv(t testing.TB, s *redistest.Server, simCfg vendorsim.Config, over map
 
 func (e *env) startWorker(t testing.TB) *worker.Worker {
 	t.Helper()
+	return e.startWorkerWith(t, worker.Options{ThrottleInitial: 5 * time.Millisecond, ThrottleMax: 50 * time.Millisecond})
+}
+
+// startWorkerWith starts a worker of e's config with o, its log, polling
+// and drain set for tests; it is shut down when the test ends.
+func (e *env) startWorkerWith(t testing.TB, o worker.Options) *worker.Worker {
+	t.Helper()
 	conn, _ := redisconn.Parse(e.rurl)
-	rdb := conn.NewClient()
-	t.Cleanup(func() { _ = rdb.Close() })
-	w, err := worker.New(e.cfg, conn, rdb, worker.Options{
-		Log: testLog(t), PollInterval: 50 * time.Millisecond, ShutdownTimeout: 5 * time.Second,
-		ThrottleInitial: 5 * time.Millisecond, ThrottleMax: 50 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Shutdown)
-	return w
+	o.Log, o.PollInterval, o.ShutdownTimeout = testLog(t), 50*time.Millisecond, 5*time.Second
+	return workertest.Start(t, e.cfg, conn, o)
 }
 
 // enqueueMany enqueues n record tasks with keys prefix-i, in parallel batches.
