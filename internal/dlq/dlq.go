@@ -135,11 +135,11 @@ func (s *Store) Endpoints(ctx context.Context) ([]string, error) {
 
 // Count returns the number of dead letters on endpoint.
 func (s *Store) Count(ctx context.Context, endpoint string) (int64, error) {
-	n, err := s.rdb.ZCard(ctx, keys.DLQIndex(endpoint)).Result()
+	n, err := s.Counts(ctx, []string{endpoint})
 	if err != nil {
-		return 0, fmt.Errorf("dlq count %s: %w", endpoint, err)
+		return 0, fmt.Errorf("%w (%s)", err, endpoint)
 	}
-	return n, nil
+	return n[0], nil
 }
 
 // Counts returns Count of every endpoint, in order, in one pipelined round
