@@ -105,18 +105,8 @@ func (p *Producer) SMS(ctx context.Context, s tasks.SMSSend, opts ...asynq.Optio
 // lane of the endpoint (asynq task ID, dedupe.go) or finished within the
 // dedupe window (vendorq marker) makes it a duplicate, not an error.
 func (p *Producer) Enqueue(ctx context.Context, t *asynq.Task, endpoint, key string) (Result, error) {
-	id := tasks.TaskID(key)
-	if id != "" {
-		pipe := p.rdb.Pipeline()
-		seen := queueDupeChecks(ctx, pipe, endpoint, id, splitKeys(p.rdb))
-		if _, err := pipe.Exec(ctx); err != nil {
-			return Result{}, fmt.Errorf("%w: dedupe check: %w", ErrRedis, err)
-		}
-		if seen.found() {
-			return Result{TaskID: id, Duplicate: true}, nil
-		}
-	}
-	return p.enqueueChecked(ctx, t, id)
+	res, _, err := p.EnqueueBatch(ctx, []Item{{Task: t, Endpoint: endpoint, Key: key}})
+	return res[0], err
 }
 
 // enqueueChecked enqueues a task whose dedupe marker was already checked.
